@@ -1,0 +1,121 @@
+/**
+ * `AsyncResult`: the handle `applyAsync`, `mapAsync` and `starmapAsync` return, Python's
+ * `ApplyResult`. Settled once, by the pool; callbacks run before `get()` settles.
+ */
+import pDefer from 'p-defer';
+import { TimeoutError } from './errors.js';
+import { validateTimeout } from './validate.js';
+
+/** Callbacks of `applyAsync`/`mapAsync`/`starmapAsync`. Each runs at most once. */
+export interface ResultCallbacks<R> {
+  /** Called with the result when the task succeeds, before `get()` resolves. */
+  callback?: ((result: R) => void) | undefined;
+  /** Called with the error when the task fails, before `get()` rejects. */
+  errorCallback?: ((error: Error) => void) | undefined;
+}
+
+type Outcome<R> = { ok: true; value: R } | { ok: false; error: Error };
+
+let settle: <R>(result: AsyncResult<R>, outcome: Outcome<R>) => void;
+
+/** @internal The pool's way to settle a result; users cannot. */
+export function settleAsyncResult<R>(result: AsyncResult<R>, outcome: Outcome<R>): void {
+  settle(result, outcome);
+}
+
+export class AsyncResult<R> {
+  readonly #deferred = pDefer<R>();
+  readonly #callbacks: ResultCallbacks<R>;
+  #outcome: Outcome<R> | undefined;
+
+  static {
+    settle = (result, outcome) => result.#settle(outcome);
+  }
+
+  /** @internal Created by the pool. */
+  constructor(callbacks: ResultCallbacks<R> = {}) {
+    this.#callbacks = callbacks;
+    // A result nobody asks for must not become an unhandled rejection.
+    this.#deferred.promise.catch(() => {});
+  }
+
+  /**
+   * The result, once the task is done. Rejects with the task's error, or with
+   * `TimeoutError` after `timeoutMs` milliseconds (the task itself goes on).
+   * @param timeoutMs - how long to wait; @default Infinity
+   */
+  get(timeoutMs?: number): Promise<R> {
+    if (timeoutMs === undefined || this.#outcome !== undefined) {
+      return this.#deferred.promise;
+    }
+    validateTimeout(timeoutMs);
+    return this.#race(this.#deferred.promise, timeoutMs, () => Promise.reject(new TimeoutError(timeoutMs)));
+  }
+
+  /**
+   * Resolves when the result is ready, or after `timeoutMs` milliseconds, whichever comes
+   * first. Never rejects, as Python's `wait()` never raises.
+   * @param timeoutMs - how long to wait; @default Infinity
+   */
+  wait(timeoutMs?: number): Promise<void> {
+    const done = this.#deferred.promise.then(
+      () => {},
+      () => {},
+    );
+    if (timeoutMs === undefined || this.#outcome !== undefined) {
+      return done;
+    }
+    validateTimeout(timeoutMs);
+    return this.#race(done, timeoutMs, () => Promise.resolve());
+  }
+
+  /** Whether the task has finished, successfully or not. */
+  ready(): boolean {
+    return this.#outcome !== undefined;
+  }
+
+  /** Whether the task finished without error. Throws `Error` when it is not ready yet, as Python's does. */
+  successful(): boolean {
+    if (this.#outcome === undefined) {
+      throw new Error('AsyncResult is not ready: await result.wait() before calling successful()');
+    }
+    return this.#outcome.ok;
+  }
+
+  #race<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => Promise<T>): Promise<T> {
+    if (timeoutMs === Number.POSITIVE_INFINITY) {
+      return promise;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<T>((resolve) => {
+      timer = setTimeout(() => resolve(onTimeout()), timeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  #settle(outcome: Outcome<R>): void {
+    if (this.#outcome !== undefined) {
+      return;
+    }
+    this.#outcome = outcome;
+    // A throwing callback must not stop the pool nor leave this result unsettled (CPython
+    // gh-83371): the result settles, and the callback's error is rethrown on its own, as
+    // an uncaught exception, like any throwing Node.js callback.
+    try {
+      if (outcome.ok) {
+        this.#callbacks.callback?.(outcome.value);
+      } else {
+        this.#callbacks.errorCallback?.(outcome.error);
+      }
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+    if (outcome.ok) {
+      this.#deferred.resolve(outcome.value);
+    } else {
+      this.#deferred.reject(outcome.error);
+    }
+  }
+}

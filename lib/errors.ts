@@ -1,0 +1,105 @@
+/**
+ * The pool's own error classes. Each has a stable `code` so callers can match on it
+ * instead of on message text, and keeps whatever caused it as `cause`.
+ */
+
+/** Base class of every error the pool itself raises. */
+export class PoolError extends Error {
+  /** A stable identifier, e.g. `'ERR_WORKER_EXITED'`; never changes between versions. */
+  readonly code: string;
+
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A method was called on a pool that is closed, terminated or broken (Python's "Pool not running"). */
+export class PoolNotRunningError extends PoolError {
+  constructor(message = 'Pool not running: it was closed or terminated', options?: ErrorOptions) {
+    super(message, 'ERR_POOL_NOT_RUNNING', options);
+  }
+}
+
+/**
+ * `terminate()` (or `Symbol.asyncDispose`) ran while this task was still queued or running.
+ * A subclass of {@link PoolNotRunningError}, so one `instanceof` check catches both.
+ */
+export class PoolTerminatedError extends PoolNotRunningError {
+  override readonly code = 'ERR_POOL_TERMINATED';
+
+  constructor(options?: ErrorOptions) {
+    super('Pool was terminated before this task finished', options);
+  }
+}
+
+/** Details of a worker process that exited. */
+export interface WorkerExitInfo {
+  /** `'PoolWorker-N'`. */
+  workerName: string;
+  /** OS process id of the worker, or `undefined` if it never started. */
+  pid: number | undefined;
+  /** Exit code, or `null` when the process was killed by a signal. */
+  exitCode: number | null;
+  /** The signal that killed the process (`'SIGKILL'` …), or `null`. */
+  signal: NodeJS.Signals | null;
+}
+
+/** The worker process died while running this task. The pool starts a replacement. */
+export class WorkerExitedError extends PoolError implements WorkerExitInfo {
+  readonly workerName: string;
+  readonly pid: number | undefined;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+
+  constructor(info: WorkerExitInfo, options?: ErrorOptions) {
+    const how = info.signal === null ? `with exit code ${info.exitCode}` : `by signal ${info.signal}`;
+    super(`${info.workerName} (pid ${info.pid}) exited ${how} while running this task`, 'ERR_WORKER_EXITED', options);
+    this.workerName = info.workerName;
+    this.pid = info.pid;
+    this.exitCode = info.exitCode;
+    this.signal = info.signal;
+  }
+}
+
+/**
+ * An argument or a result could not cross the process boundary by structured clone
+ * (functions, symbols, class instances with private state …). The worker survives.
+ */
+export class SerializationError extends PoolError {
+  /** `'argument'`: the parent could not send the task; `'result'`: the worker could not send the value back. */
+  readonly direction: 'argument' | 'result';
+
+  constructor(direction: 'argument' | 'result', detail: string, options?: ErrorOptions) {
+    const what = direction === 'argument' ? 'An argument of this task' : 'The result of this task';
+    super(
+      `${what} cannot cross the process boundary (${detail}). ` +
+        'Only structured-clone values can: primitives, plain objects, arrays, Map, Set, Date, RegExp, BigInt, typed arrays, Buffers and Errors.',
+      'ERR_SERIALIZATION',
+      options,
+    );
+    this.direction = direction;
+  }
+}
+
+/**
+ * A worker could not start: the task module failed to import, or the initializer threw.
+ * The pool does not respawn workers in a loop: it becomes broken, rejects the work it
+ * holds with this error and refuses new work (as Python's `BrokenProcessPool`).
+ */
+export class WorkerInitError extends PoolError {
+  readonly workerName: string;
+
+  constructor(workerName: string, what: string, options?: ErrorOptions) {
+    super(`${workerName} failed to start: ${what}`, 'ERR_WORKER_INIT', options);
+    this.workerName = workerName;
+  }
+}
+
+/** `AsyncResult.get(timeoutMs)` or `wait(timeoutMs)` ran out of time (Python's `multiprocessing.TimeoutError`). The task goes on. */
+export class TimeoutError extends PoolError {
+  constructor(timeoutMs: number) {
+    super(`Result not ready after ${timeoutMs} ms (the task goes on; call get() again to keep waiting)`, 'ERR_TIMEOUT');
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The IPC protocol between the pool (parent) and a worker (child). Shared by `lib/` and
+ * `worker-entry/`. Every message carries `PROTOCOL_TAG`; anything else on the channel
+ * (for instance a task calling `process.send` itself) is not ours and is ignored.
+ *
+ * | direction | type          | when                                                      |
+ * |-----------|---------------|-----------------------------------------------------------|
+ * | ToWorker  | `init`        | first message after fork: name, task module, initializer  |
+ * | FromWorker| `ready`       | module imported and initializer done; may take tasks      |
+ * | FromWorker| `init-failed` | import or initializer threw; the worker then exits        |
+ * | ToWorker  | `task`        | run `fn` over each argument list of `chunk`, in order      |
+ * | FromWorker| `result`      | values of the chunk, up to and excluding a failing item    |
+ *
+ * A worker leaves when its channel closes (the pool calls `disconnect()`, or the parent
+ * died) or, by itself, right after the result of its `maxTasks`-th task.
+ */
+import type { ErrorObject } from 'serialize-error';
+
+export const PROTOCOL_TAG = 'forkpool:1';
+
+/** How a task function travels: by export name, or by source compiled once per worker. */
+export type FnRef =
+  | { kind: 'export'; name: string }
+  /** `source` is sent the first time a worker sees function `id`, then only `id`. */
+  | { kind: 'source'; id: number; name: string; source?: string };
+
+export interface InitMessage {
+  tag: typeof PROTOCOL_TAG;
+  type: 'init';
+  name: string;
+  /** `file:` URL of the task module, or `null` when the pool has none. */
+  moduleUrl: string | null;
+  initializer: FnRef | null;
+  initargs: unknown[];
+  /** The worker exits after this many tasks (`null`: never). */
+  maxTasks: number | null;
+}
+
+export interface TaskMessage {
+  tag: typeof PROTOCOL_TAG;
+  type: 'task';
+  id: number;
+  fn: FnRef;
+  /** Argument lists, one per item; `apply` sends a chunk of one. */
+  chunk: unknown[][];
+}
+
+export type ToWorker = InitMessage | TaskMessage;
+
+/** Why an item failed, as it travels back. */
+export type TaskFailure =
+  | { kind: 'thrown'; error: ErrorObject }
+  | { kind: 'unserializable'; detail: string };
+
+export interface ReadyMessage {
+  tag: typeof PROTOCOL_TAG;
+  type: 'ready';
+}
+
+export interface InitFailedMessage {
+  tag: typeof PROTOCOL_TAG;
+  type: 'init-failed';
+  /** What was being done: `'importing the task module …'` or `'running the initializer'`. */
+  stage: string;
+  error: ErrorObject;
+}
+
+export interface ResultMessage {
+  tag: typeof PROTOCOL_TAG;
+  type: 'result';
+  id: number;
+  /** Results of the chunk's items in order; shorter than the chunk when `failure` is set. */
+  values: unknown[];
+  failure?: TaskFailure;
+}
+
+export type FromWorker = ReadyMessage | InitFailedMessage | ResultMessage;
+
+function isTagged(message: unknown): message is { tag: string; type: unknown } {
+  return typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === PROTOCOL_TAG;
+}
+
+/** Type guard for what a worker receives. */
+export function isToWorker(message: unknown): message is ToWorker {
+  return isTagged(message) && (message.type === 'init' || message.type === 'task');
+}
+
+/** Type guard for what the pool receives. */
+export function isFromWorker(message: unknown): message is FromWorker {
+  return isTagged(message) && (message.type === 'ready' || message.type === 'init-failed' || message.type === 'result');
+}
+
+/** Compile-time exhaustiveness check for `switch` over message types. */
+export function assertNever(value: never): never {
+  throw new Error(`Unexpected message: ${JSON.stringify(value)}`);
+}

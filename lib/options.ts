@@ -1,0 +1,181 @@
+/**
+ * Pool options: their types, documented defaults, and validation whose messages say what
+ * was expected and what came.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cpuCount } from './current-process.js';
+
+/** Options of `new Pool(options)`. Every one is optional. */
+export interface PoolOptions<Fn = string | ((...args: never[]) => unknown)> {
+  /**
+   * Number of worker processes. Python's `processes`.
+   * @default cpuCount()
+   */
+  processes?: number;
+  /**
+   * Path (relative to the current directory) or `file:` URL of the task module every
+   * worker imports; tasks named by export name are looked up there. Use
+   * `new URL('./tasks.js', import.meta.url)` or `import.meta.url` (the main script itself).
+   * @default undefined (no task module: tasks must be functions, sent by source)
+   */
+  module?: string | URL;
+  /**
+   * Runs once in each worker before its first task: an export name, an export of the
+   * task module, or a self-contained function. Python's `initializer`.
+   * @default undefined
+   */
+  initializer?: Fn;
+  /**
+   * Arguments for `initializer`. Python's `initargs`.
+   * @default []
+   */
+  initargs?: readonly unknown[];
+  /**
+   * A worker exits after this many tasks (a `map` chunk counts as one task, as in Python)
+   * and a new one, with the next `PoolWorker-N` name, takes its place.
+   * @default undefined (workers live as long as the pool)
+   */
+  maxTasksPerChild?: number;
+  /**
+   * Node.js flags for the workers, e.g. `['--max-old-space-size=512']`.
+   * @default process.execArgv
+   */
+  execArgv?: readonly string[];
+  /**
+   * Environment of the workers.
+   * @default process.env
+   */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Working directory of the workers.
+   * @default process.cwd()
+   */
+  cwd?: string;
+  /**
+   * How long `terminate()` waits after `SIGTERM` before it sends `SIGKILL` to a worker
+   * that has not exited, in milliseconds.
+   * @default 1000
+   */
+  killTimeout?: number;
+}
+
+/** Options after validation, with defaults filled in. */
+export interface ResolvedOptions<Fn> {
+  processes: number;
+  moduleUrl: string | null;
+  initializer: Fn | undefined;
+  initargs: unknown[];
+  maxTasksPerChild: number | null;
+  execArgv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  killTimeout: number;
+}
+
+/** `` `0` (number) `` — how a bad value is shown in a validation message. */
+export function describeValue(value: unknown): string {
+  let shown: string;
+  try {
+    shown = typeof value === 'function' ? `function ${value.name || '(anonymous)'}` : String(JSON.stringify(value) ?? value);
+  } catch {
+    shown = Object.prototype.toString.call(value);
+  }
+  return `\`${shown}\` (${value === null ? 'null' : typeof value})`;
+}
+
+/** Throws `TypeError` for a non-integer and `RangeError` below `min`. */
+export function validateInteger(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`Expected \`${name}\` to be an integer >= ${min}, got ${describeValue(value)}`);
+  }
+  if (value < min) {
+    throw new RangeError(`Expected \`${name}\` to be an integer >= ${min}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function resolveModuleUrl(module: unknown): string | null {
+  if (module === undefined) {
+    return null;
+  }
+  let url: URL;
+  if (module instanceof URL) {
+    url = module;
+  } else if (typeof module === 'string' && module.startsWith('file:')) {
+    url = new URL(module);
+  } else if (typeof module === 'string' && module !== '') {
+    url = pathToFileURL(isAbsolute(module) ? module : resolve(module));
+  } else {
+    throw new TypeError(`Expected \`module\` to be a file path or a file: URL, got ${describeValue(module)}`);
+  }
+  if (url.protocol !== 'file:') {
+    throw new TypeError(`Expected \`module\` to be a file path or a file: URL, got ${describeValue(String(url))}`);
+  }
+  if (!existsSync(fileURLToPath(url))) {
+    throw new Error(
+      `Cannot find the task module ${fileURLToPath(url)} (\`module\` option). ` +
+        'A relative path is resolved against the current directory; new URL("./tasks.js", import.meta.url) is relative to your file.',
+    );
+  }
+  return url.href;
+}
+
+function validateStringArray(name: string, value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw new TypeError(`Expected \`${name}\` to be an array of strings, got ${describeValue(value)}`);
+  }
+  return [...value];
+}
+
+const knownOptions = new Set([
+  'processes',
+  'module',
+  'initializer',
+  'initargs',
+  'maxTasksPerChild',
+  'execArgv',
+  'env',
+  'cwd',
+  'killTimeout',
+]);
+
+/** Validates `new Pool(options)` and fills in the defaults. */
+export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): ResolvedOptions<Fn> {
+  if (options === undefined || options === null) {
+    options = {};
+  } else if (typeof options !== 'object') {
+    throw new TypeError(`Expected Pool options to be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!knownOptions.has(key)) {
+      throw new TypeError(`Unknown Pool option \`${key}\`. Known options: ${[...knownOptions].join(', ')}`);
+    }
+  }
+  const { initializer, initargs = [], env = process.env, cwd = process.cwd() } = options;
+  if (initializer !== undefined && typeof initializer !== 'string' && typeof initializer !== 'function') {
+    throw new TypeError(`Expected \`initializer\` to be an export name or a function, got ${describeValue(initializer)}`);
+  }
+  if (!Array.isArray(initargs)) {
+    throw new TypeError(`Expected \`initargs\` to be an array, got ${describeValue(initargs)}`);
+  }
+  if (typeof env !== 'object' || env === null) {
+    throw new TypeError(`Expected \`env\` to be an object, got ${describeValue(env)}`);
+  }
+  if (typeof cwd !== 'string') {
+    throw new TypeError(`Expected \`cwd\` to be a string, got ${describeValue(cwd)}`);
+  }
+  return {
+    processes: options.processes === undefined ? cpuCount() : validateInteger('processes', options.processes, 1),
+    moduleUrl: resolveModuleUrl(options.module),
+    initializer,
+    initargs: [...initargs],
+    maxTasksPerChild:
+      options.maxTasksPerChild === undefined ? null : validateInteger('maxTasksPerChild', options.maxTasksPerChild, 1),
+    execArgv: options.execArgv === undefined ? [...process.execArgv] : validateStringArray('execArgv', options.execArgv),
+    env,
+    cwd,
+    killTimeout: options.killTimeout === undefined ? 1000 : validateInteger('killTimeout', options.killTimeout, 0),
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * One worker process, seen from the parent: its child process, its lifecycle state and
+ * the tasks sent to it that have not come back. The pool manager decides; this class
+ * only carries out and reports.
+ *
+ *   starting ──ready──▶ idle ◀──▶ busy          (the manager sends tasks)
+ *      │                 │         │
+ *      │                 └─────────┴──▶ retiring (its last task under maxTasksPerChild is sent)
+ *      └──────────────── any ─────────▶ stopping (disconnect or kill sent by the pool)
+ *                        any ─────────▶ exited   (process gone and channel closed)
+ */
+import type { EventEmitter } from 'node:events';
+import type { ForkOptions } from 'node:child_process';
+import { PROTOCOL_TAG, isFromWorker, type FromWorker, type InitMessage, type ToWorker } from './messages.js';
+import type { FnRecord } from './task-functions.js';
+import type { WorkerExitInfo } from './errors.js';
+
+/** The part of `ChildProcess` the pool uses; unit tests pass a fake. */
+export interface ChildLike extends EventEmitter {
+  readonly pid?: number | undefined;
+  readonly connected: boolean;
+  readonly channel?: { ref(): void; unref(): void } | null | undefined;
+  send(message: unknown, callback?: (error: Error | null) => void): boolean;
+  kill(signal?: NodeJS.Signals): boolean;
+  disconnect(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export type ForkFn = (modulePath: string, args: readonly string[], options: ForkOptions) => ChildLike;
+
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'stopping' | 'exited';
+
+/** One message's worth of work: a chunk of argument lists for one function. */
+export interface Task {
+  readonly id: number;
+  readonly fn: FnRecord;
+  readonly chunk: unknown[][];
+  /** Called exactly once, by the manager, with the chunk's values or its error. */
+  settle(values: unknown[], error?: Error): void;
+}
+
+/** What a worker reports to its manager. */
+export interface WorkerListener {
+  onMessage(worker: PoolWorker, message: FromWorker): void;
+  /** The process is gone and its channel drained: no message from it can still arrive. */
+  onExit(worker: PoolWorker, info: WorkerExitInfo, cause?: Error): void;
+}
+
+export class PoolWorker {
+  readonly name: string;
+  state: WorkerState = 'starting';
+  /** Tasks sent and not yet answered, in the order sent: the first is the one running. */
+  readonly inFlight: Task[] = [];
+  /** Tasks sent so far, checked against `maxTasksPerChild`. */
+  tasksSent = 0;
+  readonly #child: ChildLike;
+  readonly #listener: WorkerListener;
+  readonly #knownFunctions = new Set<number>();
+  #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  #disconnected = false;
+  #finished = false;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  constructor(name: string, child: ChildLike, init: Omit<InitMessage, 'tag' | 'type' | 'name'>, listener: WorkerListener) {
+    this.name = name;
+    this.#child = child;
+    this.#listener = listener;
+    child.on('message', (message: unknown) => {
+      if (isFromWorker(message) && !this.#finished) {
+        listener.onMessage(this, message);
+      }
+    });
+    child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      this.#exit = { code, signal };
+      this.#maybeFinish();
+    });
+    // A result sent just before exit may be read after 'exit': wait for the channel too.
+    child.on('disconnect', () => {
+      this.#disconnected = true;
+      this.#maybeFinish();
+    });
+    child.on('error', (error: Error) => {
+      if (child.pid === undefined) {
+        // fork() itself failed (EAGAIN, ENOMEM …): there is no process to wait for.
+        this.#finish({ code: null, signal: null }, error);
+      }
+      // Otherwise a failed kill() or send() to a dying process; 'exit' follows.
+    });
+    this.#send({ tag: PROTOCOL_TAG, type: 'init', name, ...init });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** Sends a task. Throws what structured clone throws (then nothing was sent). */
+  run(task: Task): void {
+    const { fn } = task;
+    const ref = fn.full.kind === 'source' && this.#knownFunctions.has(fn.full.id) ? fn.short : fn.full;
+    this.#send({ tag: PROTOCOL_TAG, type: 'task', id: task.id, fn: ref, chunk: task.chunk });
+    if (fn.full.kind === 'source') {
+      this.#knownFunctions.add(fn.full.id);
+    }
+    this.inFlight.push(task);
+    this.tasksSent++;
+  }
+
+  /** Whether the process keeps the parent's event loop alive. */
+  setRef(ref: boolean): void {
+    if (ref) {
+      this.#child.ref();
+      this.#child.channel?.ref();
+    } else {
+      this.#child.unref();
+      this.#child.channel?.unref();
+    }
+  }
+
+  /** Lets the worker leave on its own: it exits when its channel closes. */
+  disconnect(): void {
+    this.state = 'stopping';
+    if (this.#child.connected) {
+      this.#child.disconnect();
+    }
+  }
+
+  /** `SIGTERM` now, `SIGKILL` after `graceMs` if it is still there. */
+  kill(graceMs: number): void {
+    this.state = 'stopping';
+    if (this.#exit !== undefined || this.#finished) {
+      return;
+    }
+    // Signals go through this worker's own ChildProcess, which refuses once the process
+    // has been reaped: a recycled pid can never receive them.
+    this.#child.kill('SIGTERM');
+    this.#killTimer ??= setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+  }
+
+  #send(message: ToWorker): void {
+    // Errors after the write (EPIPE: the worker is dying) are followed by 'exit'.
+    this.#child.send(message, () => {});
+  }
+
+  #maybeFinish(): void {
+    if (this.#exit !== undefined && (this.#disconnected || !this.#child.connected)) {
+      this.#finish(this.#exit);
+    }
+  }
+
+  #finish(exit: { code: number | null; signal: NodeJS.Signals | null }, cause?: Error): void {
+    if (this.#finished) {
+      return;
+    }
+    this.#finished = true;
+    clearTimeout(this.#killTimer);
+    // The listener reads the state the worker was in when it died.
+    this.#listener.onExit(this, { workerName: this.name, pid: this.pid, exitCode: exit.code, signal: exit.signal }, cause);
+    this.state = 'exited';
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The program every pool worker runs (`child_process.fork` target).
+ *
+ * It waits for `init`, takes its name, imports the task module and runs the initializer,
+ * says `ready`, then runs `task` messages one at a time, in the order they came, and
+ * answers each with one `result`. It exits when its IPC channel closes (the pool is
+ * draining it, or the parent died) and, by itself, after its `maxTasks`-th result.
+ * Uncaught errors are not caught here: they kill the process, and the pool reports
+ * `WorkerExitedError` for the task that was running and starts a replacement.
+ */
+import { fileURLToPath } from 'node:url';
+import { serialize } from 'node:v8';
+import { serializeError } from 'serialize-error';
+import { compileSource } from '../lib/compile-source.js';
+import { setWorkerIdentity } from '../lib/current-process.js';
+import {
+  PROTOCOL_TAG,
+  assertNever,
+  isToWorker,
+  type FnRef,
+  type FromWorker,
+  type InitMessage,
+  type TaskFailure,
+  type TaskMessage,
+} from '../lib/messages.js';
+
+type TaskFn = (...args: unknown[]) => unknown;
+
+let moduleUrl: string | null = null;
+let taskModule: Record<string, unknown> = {};
+let tasksLeft = Number.POSITIVE_INFINITY;
+const compiled = new Map<number, TaskFn>();
+const queue: TaskMessage[] = [];
+let draining = false;
+
+// The parent closed the channel on purpose, or died: either way there is no one to answer.
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', (message: unknown) => {
+  if (!isToWorker(message)) {
+    return; // not ours
+  }
+  switch (message.type) {
+    case 'init':
+      void init(message);
+      break;
+    case 'task':
+      queue.push(message);
+      if (!draining) {
+        void drain();
+      }
+      break;
+    default:
+      assertNever(message);
+  }
+});
+
+/** Sends to the pool; `then` runs once the message is written (a failed write means the parent is gone). */
+function send(message: FromWorker, then?: () => void): void {
+  process.send!(message, (error: Error | null) => {
+    if (error === null) {
+      then?.();
+    }
+  });
+}
+
+async function init(message: InitMessage): Promise<void> {
+  const identity = { name: message.name, importing: true };
+  setWorkerIdentity(identity);
+  moduleUrl = message.moduleUrl;
+  tasksLeft = message.maxTasks ?? Number.POSITIVE_INFINITY;
+  let stage = `importing the task module ${moduleUrl === null ? '' : fileURLToPath(moduleUrl)}`;
+  try {
+    if (moduleUrl !== null) {
+      taskModule = (await import(moduleUrl)) as Record<string, unknown>;
+    }
+    identity.importing = false;
+    if (message.initializer !== null) {
+      stage = 'running the initializer';
+      await resolveFunction(message.initializer)(...message.initargs);
+    }
+  } catch (error) {
+    send({ tag: PROTOCOL_TAG, type: 'init-failed', stage, error: serializeError(error) }, () => process.exit(1));
+    return;
+  }
+  send({ tag: PROTOCOL_TAG, type: 'ready' });
+}
+
+function resolveFunction(ref: FnRef): TaskFn {
+  if (ref.kind === 'export') {
+    return exportedFunction(ref.name);
+  }
+  let fn = compiled.get(ref.id);
+  if (fn === undefined) {
+    if (ref.source === undefined) {
+      throw new Error(`Protocol error: function #${ref.id} arrived without its source`);
+    }
+    fn = matchingExport(ref.name, ref.source) ?? compileSource(ref.source);
+    compiled.set(ref.id, fn);
+  }
+  return fn;
+}
+
+function exportedFunction(name: string): TaskFn {
+  const value = taskModule[name];
+  if (typeof value === 'function') {
+    return value as TaskFn;
+  }
+  if (moduleUrl === null) {
+    throw new TypeError(
+      `Cannot look up \`${name}\` by name: the pool has no task module. ` +
+        "Pass `module: new URL('./tasks.js', import.meta.url)` to new Pool(), or pass a function instead of a name.",
+    );
+  }
+  const names = Object.keys(taskModule).filter((key) => typeof taskModule[key] === 'function');
+  throw new TypeError(
+    `The task module ${fileURLToPath(moduleUrl)} has no exported function \`${name}\`` +
+      (name in taskModule ? ` (it is a ${typeof value})` : '') +
+      `. Its exported functions: ${names.length > 0 ? names.join(', ') : '(none)'}`,
+  );
+}
+
+/** A function sent by source that is in fact an export runs as that export, with its module scope. */
+function matchingExport(name: string, source: string): TaskFn | undefined {
+  const sameSource = (value: unknown): value is TaskFn =>
+    typeof value === 'function' && Function.prototype.toString.call(value) === source;
+  const byName = taskModule[name];
+  if (sameSource(byName)) {
+    return byName;
+  }
+  return Object.values(taskModule).find(sameSource);
+}
+
+async function drain(): Promise<void> {
+  draining = true;
+  for (let task = queue.shift(); task !== undefined; task = queue.shift()) {
+    await run(task);
+  }
+  draining = false;
+}
+
+async function run(task: TaskMessage): Promise<void> {
+  const values: unknown[] = [];
+  let failure: TaskFailure | undefined;
+  try {
+    const fn = resolveFunction(task.fn);
+    for (const args of task.chunk) {
+      values.push(await fn(...args));
+    }
+  } catch (error) {
+    failure = { kind: 'thrown', error: serializeError(error) };
+  }
+  const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
+  try {
+    send({ tag: PROTOCOL_TAG, type: 'result', id: task.id, values, failure }, retire);
+  } catch (error) {
+    // A value that structured clone refuses (a function, a symbol …): report it, stay alive.
+    const bad = values.findIndex((value) => !isCloneable(value));
+    send(
+      {
+        tag: PROTOCOL_TAG,
+        type: 'result',
+        id: task.id,
+        values: values.slice(0, Math.max(bad, 0)),
+        failure: { kind: 'unserializable', detail: (error as Error).message },
+      },
+      retire,
+    );
+  }
+}
+
+function isCloneable(value: unknown): boolean {
+  try {
+    serialize(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
