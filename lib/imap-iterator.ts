@@ -181,7 +181,10 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
       } else if (current.error !== undefined) {
         this.#finish();
         this.#waiters.shift()!.reject(current.error);
-      } else {
+        break;
+      }
+      if (this.#position === current.values.length && current.error === undefined) {
+        // Chunk handed out in full: make room for one more.
         this.#current = undefined;
         this.#position = 0;
         this.#consumed++;

@@ -103,8 +103,8 @@ function resolveModuleUrl(module: unknown): string | null {
   let url: URL;
   if (module instanceof URL) {
     url = module;
-  } else if (typeof module === 'string' && module.startsWith('file:')) {
-    url = new URL(module);
+  } else if (typeof module === 'string' && /^[a-z][a-z\d+.-]+:/i.test(module)) {
+    url = new URL(module); // a URL (a one-letter scheme would be a Windows drive)
   } else if (typeof module === 'string' && module !== '') {
     url = pathToFileURL(isAbsolute(module) ? module : resolve(module));
   } else {

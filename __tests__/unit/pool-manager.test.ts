@@ -1,0 +1,384 @@
+/**
+ * The manager's dispatch, chunking, ordering and state machine, driven through the
+ * public Pool with a fake `fork`: no processes, every step under the test's control.
+ */
+import { describe, expect, test } from '@jest/globals';
+import {
+  Pool,
+  PoolNotRunningError,
+  PoolTerminatedError,
+  SerializationError,
+  WorkerExitedError,
+  WorkerInitError,
+} from '../../lib/index.js';
+import { kFork } from '../../lib/pool.js';
+import type { PoolOptions } from '../../lib/options.js';
+import { fakeFork, flush, type FakeChild } from '../helpers/fake-fork.js';
+
+function makePool(options: PoolOptions = {}) {
+  const { fork, children } = fakeFork();
+  const pool = new Pool({ processes: 2, ...options, [kFork]: fork } as PoolOptions);
+  return { pool, children };
+}
+
+const taskIds = (child: FakeChild) => child.sentOf('task').map((task) => task.id);
+const workerNumber = (child: FakeChild) => Number(child.sentOf('init')[0]!.name.replace('PoolWorker-', ''));
+
+describe('start-up', () => {
+  test('forks `processes` workers at once, each told its name first, numbered in sequence', () => {
+    const { pool, children } = makePool({ processes: 3 });
+    expect(children).toHaveLength(3);
+    for (const child of children) {
+      expect(child.sent[0]!.type).toBe('init');
+    }
+    const numbers = children.map(workerNumber);
+    expect(numbers).toEqual([numbers[0], numbers[0]! + 1, numbers[0]! + 2]);
+    void pool.terminate();
+  });
+
+  test('sends no task before the worker says ready', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const result = pool.applyAsync((x: number) => x, [1]);
+    await flush();
+    expect(children[0]!.sentOf('task')).toHaveLength(0);
+    children[0]!.ready();
+    expect(children[0]!.sentOf('task')).toHaveLength(1);
+    children[0]!.answer(children[0]!.sentOf('task')[0]!.id);
+    await expect(result.get()).resolves.toBe(1);
+    void pool.terminate();
+  });
+});
+
+describe('dispatch', () => {
+  test('one task in flight per worker; the queue drains in submission order', async () => {
+    const { pool, children } = makePool({ processes: 2 });
+    const [a, b] = children.map((child) => child.ready());
+    const results = [1, 2, 3, 4, 5].map((x) => pool.applyAsync('f', [x]));
+    expect(taskIds(a!)).toHaveLength(1);
+    expect(taskIds(b!)).toHaveLength(1);
+    const order: unknown[] = [];
+    const answered = new Set<number>();
+    // Worker b answers first: the next queued task goes to b.
+    b!.answer(taskIds(b!)[0]!);
+    answered.add(taskIds(b!)[0]!);
+    expect(taskIds(b!)).toHaveLength(2);
+    expect(taskIds(a!)).toHaveLength(1);
+    for (let round = 0; round < 3; round++) {
+      for (const child of [a!, b!]) {
+        const pending = taskIds(child).filter((id) => !answered.has(id));
+        for (const id of pending) {
+          answered.add(id);
+          child.answer(id);
+        }
+      }
+    }
+    for (const result of results) {
+      order.push(await result.get());
+    }
+    expect(order).toEqual([1, 2, 3, 4, 5]);
+    const sentArgs = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => t.chunk[0]![0]);
+    expect(sentArgs).toEqual([1, 2, 3, 4, 5]);
+    void pool.terminate();
+  });
+
+  test('a function is sent by source once per worker, then by id', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const square = (x: number) => x * x;
+    const first = pool.apply(square, [3]);
+    child.answer(taskIds(child)[0]!, (args) => (args[0] as number) ** 2);
+    await expect(first).resolves.toBe(9);
+    const second = pool.apply(square, [4]);
+    child.answer(taskIds(child)[1]!, (args) => (args[0] as number) ** 2);
+    await expect(second).resolves.toBe(16);
+    const [one, two] = child.sentOf('task').map((task) => task.fn);
+    expect(one).toMatchObject({ kind: 'source', name: 'square', source: square.toString() });
+    expect(two).toEqual({ kind: 'source', id: (one as { id: number }).id, name: 'square' });
+    void pool.terminate();
+  });
+
+  test('an argument that cannot be cloned rejects with SerializationError and the worker takes the next task', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    child.failNextSend = new Error('() => 1 could not be cloned.');
+    await expect(pool.apply('f', [() => 1])).rejects.toMatchObject({
+      name: 'SerializationError',
+      code: 'ERR_SERIALIZATION',
+      direction: 'argument',
+    });
+    const next = pool.apply('f', [2]);
+    child.answer(taskIds(child)[0]!);
+    await expect(next).resolves.toBe(2);
+    void pool.terminate();
+  });
+
+  test('messages that are not ours, or name a task the worker does not have, are ignored', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const result = pool.applyAsync('f', [1]);
+    const [id] = taskIds(child);
+    child.emit('message', { type: 'result', id, values: ['forged'] }); // untagged
+    child.reply({ type: 'result', id: id! + 1000, values: ['forged'] }); // unknown id
+    await flush();
+    expect(result.ready()).toBe(false);
+    child.answer(id!);
+    await expect(result.get()).resolves.toBe(1);
+    void pool.terminate();
+  });
+});
+
+describe('chunking and ordering', () => {
+  test("map uses Python's default chunksize, ceil(len / (processes * 4)), and keeps input order", async () => {
+    const { pool, children } = makePool({ processes: 2 });
+    const [a, b] = children.map((child) => child.ready());
+    const items = Array.from({ length: 19 }, (_, i) => i);
+    const result = pool.map('f', items);
+    // ceil(19 / 8) = 3 → chunks of 3,3,3,3,3,3,1; answer every chunk, last first.
+    const answerAll = () => {
+      for (const child of [b!, a!]) {
+        for (const task of [...child.sentOf('task')].reverse()) {
+          if (!answered.has(task.id)) {
+            answered.add(task.id);
+            child.answer(task.id, (args) => (args[0] as number) * 10);
+          }
+        }
+      }
+    };
+    const answered = new Set<number>();
+    while (answered.size < 7) {
+      answerAll();
+    }
+    await expect(result).resolves.toEqual(items.map((x) => x * 10));
+    const chunkLengths = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => t.chunk.length);
+    expect(chunkLengths).toEqual([3, 3, 3, 3, 3, 3, 1]);
+    void pool.terminate();
+  });
+
+  test('an explicit chunksize is used as given; chunksize < 1 is a RangeError', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const result = pool.starmap('f', [[1, 2], [3, 4], [5, 6]], { chunksize: 2 });
+    child.answer(taskIds(child)[0]!, (args) => args.join('+'));
+    child.answer(taskIds(child)[1]!, (args) => args.join('+'));
+    await expect(result).resolves.toEqual(['1+2', '3+4', '5+6']);
+    expect(child.sentOf('task').map((task) => task.chunk)).toEqual([[[1, 2], [3, 4]], [[5, 6]]]);
+    await expect(pool.map('f', [1], { chunksize: 0 })).rejects.toThrow(RangeError);
+    expect(() => pool.imap('f', [1], { chunksize: 1.5 })).toThrow(TypeError);
+    void pool.terminate();
+  });
+
+  test('map waits for every chunk (no fail-fast), then rejects with the first error to arrive', async () => {
+    const { pool, children } = makePool({ processes: 2 });
+    const [a, b] = children.map((child) => child.ready());
+    const result = pool.mapAsync('f', [1, 2], { chunksize: 1 });
+    b!.reply({ type: 'result', id: taskIds(b!)[0]!, values: [], failure: { kind: 'thrown', error: { name: 'TypeError', message: 'second', stack: '' } } });
+    a!.reply({ type: 'result', id: taskIds(a!)[0]!, values: [], failure: { kind: 'thrown', error: { name: 'Error', message: 'first', stack: '' } } });
+    await expect(result.get()).rejects.toThrow(TypeError);
+    await expect(result.get()).rejects.toThrow('second');
+    void pool.terminate();
+  });
+
+  test('map does not settle while a chunk is still running', async () => {
+    const { pool, children } = makePool({ processes: 2 });
+    const [a, b] = children.map((child) => child.ready());
+    const result = pool.mapAsync('f', [1, 2], { chunksize: 1 });
+    a!.reply({ type: 'result', id: taskIds(a!)[0]!, values: [], failure: { kind: 'thrown', error: { name: 'Error', message: 'x', stack: '' } } });
+    await flush();
+    expect(result.ready()).toBe(false);
+    b!.answer(taskIds(b!)[0]!);
+    await expect(result.get()).rejects.toThrow('x');
+  });
+
+  test('imap yields in input order even when results come back out of order; imapUnordered in completion order', async () => {
+    const { pool, children } = makePool({ processes: 6 });
+    const workers = children.map((child) => child.ready());
+    const ordered = pool.imap('f', [1, 2, 3]);
+    const unordered = pool.imapUnordered('f', [4, 5, 6]);
+    await flush();
+    const all = workers.flatMap((child) => child.sentOf('task').map((task) => ({ child, task })));
+    // Answer in reverse submission order.
+    for (const { child, task } of all.sort((x, y) => y.task.id - x.task.id)) {
+      child.answer(task.id);
+      await flush();
+    }
+    const collect = async (iterator: AsyncIterable<unknown>) => {
+      const out: unknown[] = [];
+      for await (const value of iterator) out.push(value);
+      return out;
+    };
+    await expect(collect(ordered)).resolves.toEqual([1, 2, 3]);
+    await expect(collect(unordered)).resolves.toEqual([6, 5, 4]);
+    void pool.terminate();
+  });
+
+  test('imap reads its input lazily: at most processes * 4 chunks ahead of the consumer', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    let read = 0;
+    function* endless() {
+      for (;;) {
+        read++;
+        yield read;
+      }
+    }
+    const iterator = pool.imap('f', endless());
+    await flush();
+    expect(read).toBe(4);
+    const first = iterator.next();
+    child.answer(taskIds(child)[0]!);
+    await expect(first).resolves.toEqual({ done: false, value: 1 });
+    await flush();
+    expect(read).toBe(5);
+    await iterator.return!();
+    void pool.terminate();
+  });
+
+  test('imap throws the input iterable’s own error at its position', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const boom = new Error('input failed');
+    function* input() {
+      yield 1;
+      throw boom;
+    }
+    const iterator = pool.imap('f', input());
+    await flush();
+    child.answer(taskIds(child)[0]!);
+    await expect(iterator.next()).resolves.toEqual({ done: false, value: 1 });
+    await expect(iterator.next()).rejects.toBe(boom);
+    await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+    void pool.terminate();
+  });
+});
+
+describe('worker lifetime', () => {
+  test('maxTasksPerChild: the replacement is forked when the last task is sent, and the retiring worker gets no more', async () => {
+    const { pool, children } = makePool({ processes: 1, maxTasksPerChild: 2 });
+    const first = children[0]!.ready();
+    const results = [1, 2, 3].map((x) => pool.applyAsync('f', [x]));
+    first.answer(taskIds(first)[0]!);
+    await flush();
+    expect(taskIds(first)).toHaveLength(2);
+    expect(children).toHaveLength(2);
+    const second = children[1]!;
+    expect(workerNumber(second)).toBe(workerNumber(first) + 1);
+    expect(first.sentOf('init')[0]!.maxTasks).toBe(2);
+    first.answer(taskIds(first)[1]!);
+    first.exit(0); // the worker leaves by itself after its last result
+    second.ready();
+    second.answer(taskIds(second)[0]!);
+    await expect(Promise.all(results.map((result) => result.get()))).resolves.toEqual([1, 2, 3]);
+    expect(taskIds(first)).toHaveLength(2);
+    void pool.terminate();
+  });
+
+  test('a worker that dies mid-task fails exactly that task with WorkerExitedError and is replaced', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const running = pool.applyAsync('f', [1]);
+    const queued = pool.applyAsync('f', [2]);
+    child.exit(null, 'SIGKILL');
+    const error = await running.get().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerExitedError);
+    expect(error).toMatchObject({ code: 'ERR_WORKER_EXITED', signal: 'SIGKILL', exitCode: null, pid: child.pid });
+    expect(children).toHaveLength(2);
+    const replacement = children[1]!.ready();
+    replacement.answer(taskIds(replacement)[0]!);
+    await expect(queued.get()).resolves.toBe(2);
+    void pool.terminate();
+  });
+
+  test("a result read after the process's 'exit' event still counts", async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const result = pool.applyAsync('f', [7]);
+    child.emit('exit', 0, null); // channel not yet drained
+    child.answer(taskIds(child)[0]!);
+    child.connected = false;
+    child.emit('disconnect');
+    await expect(result.get()).resolves.toBe(7);
+    void pool.terminate();
+  });
+
+  test('a worker that exits before ready breaks the pool: WorkerInitError, no respawn', async () => {
+    const { pool, children } = makePool({ processes: 2 });
+    const result = pool.applyAsync('f', [1]);
+    children[0]!.exit(1);
+    const error = await result.get().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerInitError);
+    expect((error as WorkerInitError).cause).toBeInstanceOf(WorkerExitedError);
+    await flush();
+    expect(children).toHaveLength(2);
+    expect(pool.state).toBe('terminated');
+    expect(() => pool.applyAsync('f', [1])).toThrow(PoolNotRunningError);
+    await expect(pool.apply('f', [1])).rejects.toMatchObject({ cause: error });
+    await pool.join();
+  });
+
+  test('init-failed carries the thrown error as cause', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const result = pool.apply('f', [1]);
+    children[0]!.reply({
+      type: 'init-failed',
+      stage: 'running the initializer',
+      error: { name: 'RangeError', message: 'bad init', stack: 'RangeError: bad init' },
+    });
+    children[0]!.exit(1);
+    const error = (await result.catch((e: unknown) => e)) as WorkerInitError;
+    expect(error).toBeInstanceOf(WorkerInitError);
+    expect(error.message).toContain('running the initializer threw RangeError: bad init');
+    expect(error.cause).toBeInstanceOf(RangeError);
+    expect(children).toHaveLength(1);
+  });
+});
+
+describe('pool states', () => {
+  test('close: queued work drains, then idle workers are disconnected and join resolves', async () => {
+    const { pool, children } = makePool({ processes: 2 });
+    const [a, b] = children.map((child) => child.ready());
+    const result = pool.mapAsync('f', [1, 2, 3], { chunksize: 1 });
+    pool.close();
+    expect(pool.state).toBe('closed');
+    expect(() => pool.applyAsync('f', [1])).toThrow(PoolNotRunningError);
+    a!.answer(taskIds(a!)[0]!);
+    b!.answer(taskIds(b!)[0]!);
+    await flush();
+    const third = [a!, b!].find((child) => taskIds(child).length === 2)!;
+    third.answer(taskIds(third)[1]!);
+    await expect(result.get()).resolves.toEqual([1, 2, 3]);
+    await pool.join();
+    expect(a!.connected || b!.connected).toBe(false);
+  });
+
+  test('join before close or terminate rejects', async () => {
+    const { pool } = makePool();
+    await expect(pool.join()).rejects.toThrow('call close() or terminate() before join()');
+    void pool.terminate();
+  });
+
+  test('terminate rejects queued and running tasks with PoolTerminatedError and kills every worker', async () => {
+    const { pool, children } = makePool({ processes: 2 });
+    children.forEach((child) => child.ready());
+    const results = Array.from({ length: 1000 }, (_, i) => pool.applyAsync('f', [i]));
+    await pool.terminate();
+    for (const result of results) {
+      expect(result.ready()).toBe(true);
+      await expect(result.get()).rejects.toBeInstanceOf(PoolTerminatedError);
+    }
+    expect(children.map((child) => child.signals)).toEqual([['SIGTERM'], ['SIGTERM']]);
+    expect(children).toHaveLength(2);
+    await expect(pool.map('f', [1])).rejects.toBeInstanceOf(PoolNotRunningError);
+  });
+
+  test('workers hold the event loop only while there is work', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    expect(child.refed).toBe(false);
+    const result = pool.apply('f', [1]);
+    expect(child.refed).toBe(true);
+    child.answer(taskIds(child)[0]!);
+    await result;
+    expect(child.refed).toBe(false);
+    void pool.terminate();
+  });
+});
