@@ -288,15 +288,17 @@ export class PoolManager implements WorkerListener {
     worker.setRef(this.#refed);
   }
 
-  /** Once closed and out of work, lets idle workers go. */
+  /**
+   * Once closed and out of work, lets idle workers go. A worker still starting is left to
+   * finish its initializer (as in Python, every worker started runs it); it is let go
+   * when it reports ready.
+   */
   #drainIfDone(): void {
     if (this.#state !== 'closed' || this.#queue.length > 0 || this.#producers > 0) {
       return;
     }
-    for (const worker of this.#workers) {
-      if (worker.state === 'idle' || worker.state === 'starting') {
-        worker.disconnect();
-      }
+    for (const worker of this.#idle) {
+      worker.disconnect();
     }
     this.#idle.length = 0;
     this.#resolveIfExited();
