@@ -40,7 +40,8 @@ export interface PoolOptions<Fn = string | ((...args: never[]) => unknown)> {
   maxTasksPerChild?: number;
   /**
    * Node.js flags for the workers, e.g. `['--max-old-space-size=512']`.
-   * @default process.execArgv
+   * @default process.execArgv, less the flags that name the parent's program
+   * (`--eval`, `--print`, `--input-type`, `--check`, `--interactive`, `--test`, `--watch`)
    */
   execArgv?: readonly string[];
   /**
@@ -129,6 +130,31 @@ function validateStringArray(name: string, value: unknown): string[] {
   return [...value];
 }
 
+/**
+ * Flags that say what the parent runs rather than how Node.js runs: passed on, they would
+ * make each worker run the parent's `--eval` code (which creates a pool, which forks …)
+ * or a test runner instead of the worker entry.
+ */
+const programFlags = new Set(['-e', '--eval', '-p', '--print', '--input-type', '-c', '--check', '-i', '--interactive', '--test', '--watch', '--watch-path', '--test-only']);
+const programFlagsWithValue = new Set(['-e', '--eval', '-p', '--print', '--input-type', '--watch-path']);
+
+/** The parent's `execArgv` without the flags that name the parent's own program. */
+export function inheritableExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const flag = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+    if (programFlags.has(flag) || flag.startsWith('--test-')) {
+      if (programFlagsWithValue.has(flag) && !arg.includes('=')) {
+        i++; // its value is the next argument
+      }
+      continue;
+    }
+    kept.push(arg);
+  }
+  return kept;
+}
+
 const knownOptions = new Set([
   'processes',
   'module',
@@ -173,7 +199,7 @@ export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): Resolv
     initargs: [...initargs],
     maxTasksPerChild:
       options.maxTasksPerChild === undefined ? null : validateInteger('maxTasksPerChild', options.maxTasksPerChild, 1),
-    execArgv: options.execArgv === undefined ? [...process.execArgv] : validateStringArray('execArgv', options.execArgv),
+    execArgv: options.execArgv === undefined ? inheritableExecArgv(process.execArgv) : validateStringArray('execArgv', options.execArgv),
     env,
     cwd,
     killTimeout: options.killTimeout === undefined ? 1000 : validateInteger('killTimeout', options.killTimeout, 0),

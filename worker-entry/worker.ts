@@ -33,6 +33,11 @@ const compiled = new Map<number, TaskFn>();
 const queue: TaskMessage[] = [];
 let draining = false;
 
+if (process.send === undefined) {
+  console.error('forkpool: this is the worker entry of a Pool; it runs only as a forked child with an IPC channel.');
+  process.exit(1);
+}
+
 // The parent closed the channel on purpose, or died: either way there is no one to answer.
 process.on('disconnect', () => process.exit(0));
 

@@ -86,3 +86,25 @@ describe('per-call arguments', () => {
     await pool.terminate();
   });
 });
+
+describe('execArgv inherited by default', () => {
+  test("drops the flags that name the parent's own program, keeps the rest", async () => {
+    const { inheritableExecArgv } = await import('../../lib/options.js');
+    expect(
+      inheritableExecArgv([
+        '--input-type=module',
+        '--eval',
+        'new Pool()',
+        '--max-old-space-size=512',
+        '-e',
+        'x',
+        '--print=1',
+        '--experimental-vm-modules',
+        '--test',
+        '--test-reporter=spec',
+        '--watch',
+        '--enable-source-maps',
+      ]),
+    ).toEqual(['--max-old-space-size=512', '--experimental-vm-modules', '--enable-source-maps']);
+  });
+});
