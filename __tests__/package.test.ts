@@ -244,7 +244,7 @@ describe('the packed tarball', () => {
     expect(leaked).toEqual([]);
   });
 
-  test('ships the compiled library, its types and the worker entry, and nothing else', async () => {
+  test('ships the compiled library, its types, the worker entry and their sources (for source maps), and nothing else', async () => {
     const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
       main: string;
       types: string;
@@ -255,7 +255,7 @@ describe('the packed tarball', () => {
       expect(packedFiles).toContain(path.posix.normalize(entryPoint));
     }
     expect(packedFiles).toContain('dist/worker-entry/worker.js');
-    expect(packedFiles.filter((file) => !/^dist\/(lib|worker-entry)\/|^package\.json$|^README|^LICENSE/i.test(file))).toEqual([]);
+    expect(packedFiles.filter((file) => !/^(dist\/)?(lib|worker-entry)\/|^package\.json$|^README|^LICENSE/i.test(file))).toEqual([]);
     expect(packedFiles.filter((file) => file.endsWith('.tsbuildinfo'))).toEqual([]);
   });
 
