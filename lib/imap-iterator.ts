@@ -66,7 +66,12 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
     this.#window = options.window;
     this.#toArgs = options.toArgs;
     this.#hooks = options.hooks;
+  }
+
+  /** Starts reading input and submitting chunks (after the pool has registered the iterator). */
+  start(): this {
     void this.#pump();
+    return this;
   }
 
   [Symbol.asyncIterator](): this {

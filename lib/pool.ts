@@ -262,7 +262,7 @@ export class Pool<M extends object = AnyTaskModule> {
       },
     });
     this.#imaps.add(iterator as IMapIterator<unknown>);
-    return iterator;
+    return iterator.start();
   }
 
   /** Resolves `fn`, splits the argument lists into chunks and submits them; `done` gets the gathered outcome. */

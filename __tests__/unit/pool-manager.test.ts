@@ -249,6 +249,21 @@ describe('chunking and ordering', () => {
     await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
     void pool.terminate();
   });
+  test('imap whose input throws before its first item rejects the first next() with that error', async () => {
+    const { pool } = makePool({ processes: 1 });
+    const boom = new Error('no input');
+    const input = {
+      [Symbol.iterator]: () => ({
+        next: (): IteratorResult<number> => {
+          throw boom;
+        },
+      }),
+    };
+    const iterator = pool.imapUnordered('f', input);
+    await expect(iterator.next()).rejects.toBe(boom);
+    pool.close();
+    await pool.terminate();
+  });
 });
 
 describe('worker lifetime', () => {
