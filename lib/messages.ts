@@ -15,6 +15,7 @@
  * died) or, by itself, right after the result of its `maxTasks`-th task.
  */
 import type { ErrorObject } from 'serialize-error';
+import type { Packed } from './payload.js';
 
 export const PROTOCOL_TAG = 'forkpool:1';
 
@@ -31,7 +32,7 @@ export interface InitMessage {
   /** `file:` URL of the task module, or `null` when the pool has none. */
   moduleUrl: string | null;
   initializer: FnRef | null;
-  initargs: unknown[];
+  initargs: Packed;
   /** The worker exits after this many tasks (`null`: never). */
   maxTasks: number | null;
 }
@@ -42,7 +43,7 @@ export interface TaskMessage {
   id: number;
   fn: FnRef;
   /** Argument lists, one per item; `apply` sends a chunk of one. */
-  chunk: unknown[][];
+  chunk: Packed;
 }
 
 export type ToWorker = InitMessage | TaskMessage;
@@ -70,7 +71,7 @@ export interface ResultMessage {
   type: 'result';
   id: number;
   /** Results of the chunk's items in order; shorter than the chunk when `failure` is set. */
-  values: unknown[];
+  values: Packed;
   failure?: TaskFailure;
 }
 

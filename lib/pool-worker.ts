@@ -12,6 +12,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
 import { PROTOCOL_TAG, isFromWorker, type FromWorker, type InitMessage, type ToWorker } from './messages.js';
+import { pack } from './payload.js';
 import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
 
@@ -98,7 +99,7 @@ export class PoolWorker {
   run(task: Task): void {
     const { fn } = task;
     const ref = fn.full.kind === 'source' && this.#knownFunctions.has(fn.full.id) ? fn.short : fn.full;
-    this.#send({ tag: PROTOCOL_TAG, type: 'task', id: task.id, fn: ref, chunk: task.chunk });
+    this.#send({ tag: PROTOCOL_TAG, type: 'task', id: task.id, fn: ref, chunk: pack(task.chunk, 2) });
     if (fn.full.kind === 'source') {
       this.#knownFunctions.add(fn.full.id);
     }

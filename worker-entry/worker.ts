@@ -13,6 +13,7 @@ import { serialize } from 'node:v8';
 import { serializeError } from 'serialize-error';
 import { compileSource } from '../lib/compile-source.js';
 import { setWorkerIdentity } from '../lib/current-process.js';
+import { pack, unpack } from '../lib/payload.js';
 import {
   PROTOCOL_TAG,
   assertNever,
@@ -82,7 +83,7 @@ async function init(message: InitMessage): Promise<void> {
     identity.importing = false;
     if (message.initializer !== null) {
       stage = 'running the initializer';
-      await resolveFunction(message.initializer)(...message.initargs);
+      await resolveFunction(message.initializer)(...unpack(message.initargs));
     }
   } catch (error) {
     send({ tag: PROTOCOL_TAG, type: 'init-failed', stage, error: serializeError(error) }, () => process.exit(1));
@@ -149,7 +150,7 @@ async function run(task: TaskMessage): Promise<void> {
   let failure: TaskFailure | undefined;
   try {
     const fn = resolveFunction(task.fn);
-    for (const args of task.chunk) {
+    for (const args of unpack(task.chunk) as unknown[][]) {
       values.push(await fn(...args));
     }
   } catch (error) {
@@ -157,7 +158,7 @@ async function run(task: TaskMessage): Promise<void> {
   }
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
   try {
-    send({ tag: PROTOCOL_TAG, type: 'result', id: task.id, values, failure }, retire);
+    send({ tag: PROTOCOL_TAG, type: 'result', id: task.id, values: pack(values, 1), failure }, retire);
   } catch (error) {
     // A value that structured clone refuses (a function, a symbol …): report it, stay alive.
     const bad = values.findIndex((value) => !isCloneable(value));
@@ -166,7 +167,7 @@ async function run(task: TaskMessage): Promise<void> {
         tag: PROTOCOL_TAG,
         type: 'result',
         id: task.id,
-        values: values.slice(0, Math.max(bad, 0)),
+        values: pack(values.slice(0, Math.max(bad, 0)), 1),
         failure: { kind: 'unserializable', detail: (error as Error).message },
       },
       retire,

@@ -3,8 +3,9 @@
  * sends and let the test answer as a worker would. No process is started.
  */
 import { EventEmitter } from 'node:events';
-import { PROTOCOL_TAG, type FromWorker, type ToWorker } from '../../lib/messages.js';
+import { PROTOCOL_TAG, type FromWorker, type ResultMessage, type ToWorker } from '../../lib/messages.js';
 import type { ChildLike, ForkFn } from '../../lib/pool-worker.js';
+import { pack, unpack } from '../../lib/payload.js';
 
 type Untagged<T> = T extends unknown ? Omit<T, 'tag'> : never;
 
@@ -17,15 +18,7 @@ export class FakeChild extends EventEmitter implements ChildLike {
   readonly sent: ToWorker[] = [];
   readonly signals: NodeJS.Signals[] = [];
   readonly channel = { ref: () => {}, unref: () => {} };
-  /** Makes the next `send` throw, as structured clone does for a function. */
-  failNextSend: Error | undefined;
-
   send(message: unknown, callback?: (error: Error | null) => void): boolean {
-    if (this.failNextSend) {
-      const error = this.failNextSend;
-      this.failNextSend = undefined;
-      throw error;
-    }
     this.sent.push(message as ToWorker);
     callback?.(null);
     return true;
@@ -36,9 +29,15 @@ export class FakeChild extends EventEmitter implements ChildLike {
     return this.sent.filter((message): message is Extract<ToWorker, { type: T }> => message.type === type);
   }
 
-  /** Answers as the worker would. */
-  reply(message: Untagged<FromWorker>): void {
-    this.emit('message', { tag: PROTOCOL_TAG, ...message });
+  /** Answers as the worker would; result values are given unpacked. */
+  reply(message: Untagged<FromWorker> | (Omit<Untagged<ResultMessage>, 'values'> & { values: unknown[] })): void {
+    const packed = message.type === 'result' && Array.isArray(message.values) ? { ...message, values: pack(message.values, 1) } : message;
+    this.emit('message', { tag: PROTOCOL_TAG, ...packed });
+  }
+
+  /** The argument lists of the task with this id. */
+  chunkOf(id: number): unknown[][] {
+    return unpack(this.sentOf('task').find((message) => message.id === id)!.chunk) as unknown[][];
   }
 
   ready(): this {
@@ -48,8 +47,7 @@ export class FakeChild extends EventEmitter implements ChildLike {
 
   /** Answers the task with this id with `values` computed from its chunk. */
   answer(id: number, compute: (args: unknown[]) => unknown = (args) => args[0]): void {
-    const task = this.sentOf('task').find((message) => message.id === id)!;
-    this.reply({ type: 'result', id, values: task.chunk.map(compute) });
+    this.reply({ type: 'result', id, values: this.chunkOf(id).map(compute) });
   }
 
   /** The process ends: 'exit', then the channel closes. */
