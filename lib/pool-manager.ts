@@ -24,6 +24,7 @@ import {
   type WorkerExitInfo,
 } from './errors.js';
 import { assertNever, type FnRef, type FromWorker, type TaskFailure } from './messages.js';
+import { unpack, type Packed } from './payload.js';
 import { PoolWorker, type ForkFn, type Task, type WorkerListener } from './pool-worker.js';
 import { TaskQueue } from './task-queue.js';
 
@@ -33,7 +34,7 @@ export interface ManagerOptions {
   processes: number;
   moduleUrl: string | null;
   initializer: FnRef | null;
-  initargs: unknown[];
+  initargs: Packed;
   maxTasksPerChild: number | null;
   execArgv: string[];
   env: NodeJS.ProcessEnv;
@@ -47,6 +48,9 @@ const here = fileURLToPath(import.meta.url);
 const workerEntry = here.endsWith('.ts')
   ? join(dirname(here), '..', 'dist', 'worker-entry', 'worker.js')
   : join(dirname(here), '..', 'worker-entry', 'worker.js');
+
+/** Workers in a row that may die before ready before the pool gives up on starting them. */
+const maxStartupFailures = 3;
 
 export class PoolManager implements WorkerListener {
   readonly #options: ManagerOptions;
@@ -64,6 +68,8 @@ export class PoolManager implements WorkerListener {
   #producers = 0;
   #refed = false;
   #nextTaskId = 1;
+  /** Workers in a row that died before ready without reporting an error. */
+  #startupFailures = 0;
 
   constructor(options: ManagerOptions) {
     this.#options = options;
@@ -163,6 +169,7 @@ export class PoolManager implements WorkerListener {
     switch (message.type) {
       case 'ready':
         if (worker.state === 'starting') {
+          this.#startupFailures = 0;
           worker.state = 'idle';
           this.#idle.push(worker);
           this.#dispatch();
@@ -174,7 +181,7 @@ export class PoolManager implements WorkerListener {
         break;
       }
       case 'result':
-        this.#onResult(worker, message.id, message.values, message.failure);
+        this.#onResult(worker, message.id, unpack(message.values), message.failure);
         break;
       default:
         assertNever(message);
@@ -192,9 +199,13 @@ export class PoolManager implements WorkerListener {
     if (idleAt !== -1) {
       this.#idle.splice(idleAt, 1);
     }
-    if (worker.state === 'starting' && this.#state !== 'terminated') {
+    // A worker that dies before ready without saying why (process.exit() or a signal
+    // during import, fork failing) may have met a passing fault: it is replaced, but
+    // after `maxStartupFailures` such deaths in a row the pool breaks rather than fork
+    // on in a loop. A reported import or initializer error breaks it at once (above).
+    if (worker.state === 'starting' && this.#state !== 'terminated' && ++this.#startupFailures >= maxStartupFailures) {
       this.#break(
-        new WorkerInitError(worker.name, describeExit(info, 'before it was ready'), {
+        new WorkerInitError(worker.name, describeExit(info, `before it was ready (${maxStartupFailures} workers in a row)`), {
           cause: cause ?? new WorkerExitedError(info),
         }),
       );

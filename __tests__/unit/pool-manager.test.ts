@@ -13,6 +13,7 @@ import {
 } from '../../lib/index.js';
 import { kFork } from '../../lib/pool.js';
 import type { PoolOptions } from '../../lib/options.js';
+import { unpack } from '../../lib/payload.js';
 import { fakeFork, flush, type FakeChild } from '../helpers/fake-fork.js';
 
 function makePool(options: PoolOptions = {}) {
@@ -76,8 +77,8 @@ describe('dispatch', () => {
       order.push(await result.get());
     }
     expect(order).toEqual([1, 2, 3, 4, 5]);
-    const sentArgs = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => t.chunk[0]![0]);
-    expect(sentArgs).toEqual([1, 2, 3, 4, 5]);
+    const sentArgs = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => unpack(t.chunk)[0]);
+    expect(sentArgs).toEqual([[1], [2], [3], [4], [5]]);
     void pool.terminate();
   });
 
@@ -100,7 +101,6 @@ describe('dispatch', () => {
   test('an argument that cannot be cloned rejects with SerializationError and the worker takes the next task', async () => {
     const { pool, children } = makePool({ processes: 1 });
     const child = children[0]!.ready();
-    child.failNextSend = new Error('() => 1 could not be cloned.');
     await expect(pool.apply('f', [() => 1])).rejects.toMatchObject({
       name: 'SerializationError',
       code: 'ERR_SERIALIZATION',
@@ -149,7 +149,7 @@ describe('chunking and ordering', () => {
       answerAll();
     }
     await expect(result).resolves.toEqual(items.map((x) => x * 10));
-    const chunkLengths = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => t.chunk.length);
+    const chunkLengths = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => unpack(t.chunk).length);
     expect(chunkLengths).toEqual([3, 3, 3, 3, 3, 3, 1]);
     void pool.terminate();
   });
@@ -161,7 +161,7 @@ describe('chunking and ordering', () => {
     child.answer(taskIds(child)[0]!, (args) => args.join('+'));
     child.answer(taskIds(child)[1]!, (args) => args.join('+'));
     await expect(result).resolves.toEqual(['1+2', '3+4', '5+6']);
-    expect(child.sentOf('task').map((task) => task.chunk)).toEqual([[[1, 2], [3, 4]], [[5, 6]]]);
+    expect(child.sentOf('task').map((task) => unpack(task.chunk))).toEqual([[[1, 2], [3, 4]], [[5, 6]]]);
     await expect(pool.map('f', [1], { chunksize: 0 })).rejects.toThrow(RangeError);
     expect(() => pool.imap('f', [1], { chunksize: 1.5 })).toThrow(TypeError);
     void pool.terminate();
@@ -315,19 +315,38 @@ describe('worker lifetime', () => {
     void pool.terminate();
   });
 
-  test('a worker that exits before ready breaks the pool: WorkerInitError, no respawn', async () => {
-    const { pool, children } = makePool({ processes: 2 });
+  test('a worker killed before ready is replaced; three such deaths in a row break the pool, with no more forks', async () => {
+    const { pool, children } = makePool({ processes: 1 });
     const result = pool.applyAsync('f', [1]);
-    children[0]!.exit(1);
+    children[0]!.exit(null, 'SIGKILL'); // a passing fault: replaced
+    expect(children).toHaveLength(2);
+    children[1]!.exit(1);
+    expect(children).toHaveLength(3);
+    expect(pool.state).toBe('running');
+    children[2]!.exit(1); // third in a row: the pool gives up
     const error = await result.get().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerInitError);
+    expect((error as WorkerInitError).message).toContain('3 workers in a row');
     expect((error as WorkerInitError).cause).toBeInstanceOf(WorkerExitedError);
     await flush();
-    expect(children).toHaveLength(2);
+    expect(children).toHaveLength(3);
     expect(pool.state).toBe('terminated');
     expect(() => pool.applyAsync('f', [1])).toThrow(PoolNotRunningError);
     await expect(pool.apply('f', [1])).rejects.toMatchObject({ cause: error });
     await pool.join();
+  });
+
+  test('a worker that becomes ready resets the count of startup deaths', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    children[0]!.exit(1);
+    children[1]!.exit(1);
+    children[2]!.ready();
+    children[2]!.exit(null, 'SIGKILL'); // dies idle: replaced
+    children[3]!.exit(1);
+    children[4]!.exit(1);
+    expect(pool.state).toBe('running');
+    expect(children).toHaveLength(6);
+    await pool.terminate();
   });
 
   test('init-failed carries the thrown error as cause', async () => {
