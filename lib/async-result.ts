@@ -48,13 +48,18 @@ export class AsyncResult<R> {
     if (timeoutMs === undefined || this.#outcome !== undefined) {
       return this.#deferred.promise;
     }
-    validateTimeout(timeoutMs);
+    try {
+      validateTimeout(timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#race(this.#deferred.promise, timeoutMs, () => Promise.reject(new TimeoutError(timeoutMs)));
   }
 
   /**
    * Resolves when the result is ready, or after `timeoutMs` milliseconds, whichever comes
-   * first. Never rejects, as Python's `wait()` never raises.
+   * first. Never rejects for the task's outcome, as Python's `wait()` never raises
+   * (only for an invalid `timeoutMs`).
    * @param timeoutMs - how long to wait; @default Infinity
    */
   wait(timeoutMs?: number): Promise<void> {
@@ -65,7 +70,11 @@ export class AsyncResult<R> {
     if (timeoutMs === undefined || this.#outcome !== undefined) {
       return done;
     }
-    validateTimeout(timeoutMs);
+    try {
+      validateTimeout(timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#race(done, timeoutMs, () => Promise.resolve());
   }
 

@@ -97,7 +97,7 @@ export class WorkerInitError extends PoolError {
   }
 }
 
-/** `AsyncResult.get(timeoutMs)` or `wait(timeoutMs)` ran out of time (Python's `multiprocessing.TimeoutError`). The task goes on. */
+/** `AsyncResult.get(timeoutMs)` ran out of time (Python's `multiprocessing.TimeoutError`). The task goes on. */
 export class TimeoutError extends PoolError {
   constructor(timeoutMs: number) {
     super(`Result not ready after ${timeoutMs} ms (the task goes on; call get() again to keep waiting)`, 'ERR_TIMEOUT');

@@ -6,7 +6,8 @@
 import { AsyncResult, settleAsyncResult, type ResultCallbacks } from './async-result.js';
 import { defaultChunksize, gatherChunks, toChunks } from './chunking.js';
 import { assertNotImportingTaskModule } from './current-process.js';
-import { PoolError, PoolNotRunningError, PoolTerminatedError } from './errors.js';
+import { PoolError, PoolNotRunningError, PoolTerminatedError, SerializationError } from './errors.js';
+import { pack, type Packed } from './payload.js';
 import { IMapIterator } from './imap-iterator.js';
 import { describeValue, resolveOptions, type PoolOptions } from './options.js';
 import { PoolManager, type PoolState } from './pool-manager.js';
@@ -54,13 +55,19 @@ export class Pool<M extends object = AnyTaskModule> {
     if (resolved.initializer !== undefined) {
       const record = this.#functions.resolve(resolved.initializer, 'initializer');
       if (record instanceof Promise) {
-        record.catch(() => {});
         throw new TypeError('`initializer` cannot be a native or bound function: pass its export name instead');
       }
       initializer = record;
     }
+    let initargs: Packed;
+    try {
+      initargs = pack(resolved.initargs, 1);
+    } catch (error) {
+      throw new SerializationError('argument', `\`initargs\`: ${(error as Error).message}`, { cause: error });
+    }
     this.#manager = new PoolManager({
       ...resolved,
+      initargs,
       initializer: initializer?.full ?? null,
       fork: (options as { [kFork]?: ForkFn } | undefined)?.[kFork],
     });
@@ -93,8 +100,9 @@ export class Pool<M extends object = AnyTaskModule> {
       throw new TypeError(`Expected \`args\` to be an array of arguments, got ${describeValue(argList)}`);
     }
     validateCallbacks(callbacks);
+    const record = this.#functions.resolve(fn);
     const result = new AsyncResult<TaskResult<M, F>>(callbacks);
-    this.#submit(fn, [[...argList]], 1, (values, error) =>
+    this.#submit(record, [[...argList]], 1, (values, error) =>
       settleAsyncResult(result, error ? { ok: false, error } : { ok: true, value: values[0] as TaskResult<M, F> }),
     );
     return result;
@@ -209,12 +217,13 @@ export class Pool<M extends object = AnyTaskModule> {
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize);
     validateCallbacks(options);
+    const record = this.#functions.resolve(fn);
     const result = new AsyncResult<R>(options);
     const settle: Settle = (values, error) =>
       settleAsyncResult(result, error ? { ok: false, error } : { ok: true, value: values as R });
     const submit = (items: unknown[]) => {
       const argLists = items.map(toArgs);
-      this.#submit(fn, argLists, chunksize ?? defaultChunksize(argLists.length, this.#processes), settle);
+      this.#submit(record, argLists, chunksize ?? defaultChunksize(argLists.length, this.#processes), settle);
     };
     if (isAsyncIterable(iterable)) {
       // The call was accepted while running: a close() meanwhile must still let it run.
@@ -242,7 +251,6 @@ export class Pool<M extends object = AnyTaskModule> {
     const chunksize = validateChunksize(options?.chunksize) ?? 1;
     const record = this.#functions.resolve(fn);
     if (record instanceof Promise) {
-      record.catch(() => {});
       throw new TypeError('imap and imapUnordered cannot take a native or bound function: pass its export name instead');
     }
     const release = this.#manager.holdOpen();
@@ -265,13 +273,8 @@ export class Pool<M extends object = AnyTaskModule> {
     return iterator.start();
   }
 
-  /** Resolves `fn`, splits the argument lists into chunks and submits them; `done` gets the gathered outcome. */
-  #submit(fn: unknown, argLists: unknown[][], chunksize: number, done: Settle): void {
-    if (argLists.length === 0) {
-      done([]);
-      return;
-    }
-    const record = this.#functions.resolve(fn);
+  /** Splits the argument lists into chunks and submits them; `done` gets the gathered outcome. */
+  #submit(record: FnRecord | Promise<FnRecord>, argLists: unknown[][], chunksize: number, done: Settle): void {
     if (record instanceof Promise) {
       // Native or bound: recognised by identity once the task module is imported.
       const release = this.#manager.holdOpen();
@@ -284,6 +287,10 @@ export class Pool<M extends object = AnyTaskModule> {
   }
 
   #submitChunks(record: FnRecord, argLists: unknown[][], chunksize: number, done: Settle): void {
+    if (argLists.length === 0) {
+      done([]);
+      return;
+    }
     const chunks = toChunks(argLists, chunksize);
     const gather = gatherChunks(chunks.length, chunksize, done);
     chunks.forEach((chunk, index) => this.#submitChunk(record, chunk, gather(index)));

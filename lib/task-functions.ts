@@ -50,7 +50,14 @@ export class TaskFunctions {
     }
     const source = Function.prototype.toString.call(fn);
     if (isNativeSource(source)) {
-      return this.#resolveByIdentity(fn, role);
+      // The main script may still be evaluating (top-level await): importing it here
+      // would wait for the very code that waits for us.
+      if (this.#moduleUrl === null || this.#moduleUrl === mainModuleUrl()) {
+        throw refuseNative(fn, role, this.#moduleUrl === null ? 'and the pool has no `module`' : 'and it cannot be matched against the main script');
+      }
+      const resolving = this.#resolveByIdentity(fn, role, this.#moduleUrl);
+      resolving.catch(() => {}); // the caller handles it, perhaps a tick later
+      return resolving;
     }
     try {
       compileSource(source);
@@ -78,27 +85,24 @@ export class TaskFunctions {
     return record;
   }
 
-  async #resolveByIdentity(fn: Function, role: string): Promise<FnRecord> {
-    const refuse = (why: string) =>
-      new TypeError(
-        `\`${role}\` (${fn.name || 'anonymous'}) is a native or bound function, which has no source to send, ${why}. ` +
-          'Export it from the task module and pass its export name, or wrap it: (x) => JSON.parse(x).',
-      );
-    // The main script may still be evaluating (top-level await): importing it here would
-    // wait for the very code that waits for us.
-    if (this.#moduleUrl === null || this.#moduleUrl === mainModuleUrl()) {
-      throw refuse(this.#moduleUrl === null ? 'and the pool has no `module`' : 'and it cannot be matched against the main script');
-    }
-    this.#namespace ??= import(this.#moduleUrl) as Promise<Record<string, unknown>>;
+  async #resolveByIdentity(fn: Function, role: string, moduleUrl: string): Promise<FnRecord> {
+    this.#namespace ??= import(moduleUrl) as Promise<Record<string, unknown>>;
     const namespace = await this.#namespace;
     const name = Object.keys(namespace).find((key) => namespace[key] === fn);
     if (name === undefined) {
-      throw refuse(`and it is not an export of ${fileURLToPath(this.#moduleUrl)}`);
+      throw refuseNative(fn, role, `and it is not an export of ${fileURLToPath(moduleUrl)}`);
     }
     const record = this.#exportRecord(name);
     this.#byFunction.set(fn, record);
     return record;
   }
+}
+
+function refuseNative(fn: Function, role: string, why: string): TypeError {
+  return new TypeError(
+    `\`${role}\` (${fn.name || 'anonymous'}) is a native or bound function, which has no source to send, ${why}. ` +
+      'Export it from the task module and pass its export name, or wrap it: (x) => JSON.parse(x).',
+  );
 }
 
 function mainModuleUrl(): string | undefined {

@@ -51,10 +51,11 @@ describe('AsyncResult', () => {
     await expect(failed.get()).rejects.toBe(error);
   });
 
-  test('bad timeouts are refused', () => {
+  test('bad timeouts are refused with a rejection', async () => {
     const result = new AsyncResult<number>();
-    expect(() => result.get(-1)).toThrow(RangeError);
-    expect(() => result.get('1' as never)).toThrow(TypeError);
+    await expect(result.get(-1)).rejects.toThrow(RangeError);
+    await expect(result.get('1' as never)).rejects.toThrow(TypeError);
+    await expect(result.wait(Number.NaN)).rejects.toThrow(TypeError);
   });
 
   test('an unobserved failure is not an unhandled rejection', async () => {
