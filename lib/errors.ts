@@ -53,9 +53,10 @@ export class WorkerExitedError extends PoolError implements WorkerExitInfo {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
 
-  constructor(info: WorkerExitInfo, options?: ErrorOptions) {
+  /** @param when - when it died, for the message; @default 'while running this task' */
+  constructor(info: WorkerExitInfo, options?: ErrorOptions, when = 'while running this task') {
     const how = info.signal === null ? `with exit code ${info.exitCode}` : `by signal ${info.signal}`;
-    super(`${info.workerName} (pid ${info.pid}) exited ${how} while running this task`, 'ERR_WORKER_EXITED', options);
+    super(`${info.workerName} (pid ${info.pid}) exited ${how} ${when}`, 'ERR_WORKER_EXITED', options);
     this.workerName = info.workerName;
     this.pid = info.pid;
     this.exitCode = info.exitCode;
@@ -84,9 +85,10 @@ export class SerializationError extends PoolError {
 }
 
 /**
- * A worker could not start: the task module failed to import, or the initializer threw.
- * The pool does not respawn workers in a loop: it becomes broken, rejects the work it
- * holds with this error and refuses new work (as Python's `BrokenProcessPool`).
+ * Workers could not start: the task module failed to import or the initializer threw
+ * (reported by the worker: at once), or workers died before they were ready three times
+ * in a row. The pool does not respawn workers in a loop: it becomes broken, rejects the
+ * work it holds with this error and refuses new work (as Python's `BrokenProcessPool`).
  */
 export class WorkerInitError extends PoolError {
   readonly workerName: string;

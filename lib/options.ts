@@ -144,7 +144,7 @@ export function inheritableExecArgv(execArgv: readonly string[]): string[] {
   for (let i = 0; i < execArgv.length; i++) {
     const arg = execArgv[i]!;
     const flag = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
-    if (programFlags.has(flag) || flag.startsWith('--test-')) {
+    if (programFlags.has(flag) || flag.startsWith('--test-') || flag.startsWith('--watch')) {
       if (programFlagsWithValue.has(flag) && !arg.includes('=')) {
         i++; // its value is the next argument
       }

@@ -5,9 +5,10 @@
  * object: no threads, no polling.
  *
  * States: running → closed (no new work; queued work drains, then workers are
- * disconnected) or → terminated (workers killed, unsettled tasks rejected). A worker that
- * cannot start (import or initializer failure) also terminates the pool, with that error
- * as the reason, instead of respawning workers in a loop.
+ * disconnected) or → terminated (workers killed, unsettled tasks rejected). Workers that
+ * cannot start (an import or initializer error, or three deaths before ready in a row)
+ * also terminate the pool, with that error as the reason, instead of respawning workers
+ * in a loop.
  */
 import { fork as nodeFork } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -206,7 +207,7 @@ export class PoolManager implements WorkerListener {
     if (worker.state === 'starting' && this.#state !== 'terminated' && ++this.#startupFailures >= maxStartupFailures) {
       this.#break(
         new WorkerInitError(worker.name, describeExit(info, `before it was ready (${maxStartupFailures} workers in a row)`), {
-          cause: cause ?? new WorkerExitedError(info),
+          cause: cause ?? new WorkerExitedError(info, undefined, 'before it was ready'),
         }),
       );
     }

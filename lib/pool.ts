@@ -53,11 +53,8 @@ export class Pool<M extends object = AnyTaskModule> {
     this.#functions = new TaskFunctions(resolved.moduleUrl);
     let initializer: FnRecord | null = null;
     if (resolved.initializer !== undefined) {
-      const record = this.#functions.resolve(resolved.initializer, 'initializer');
-      if (record instanceof Promise) {
-        throw new TypeError('`initializer` cannot be a native or bound function: pass its export name instead');
-      }
-      initializer = record;
+      // Synchronous: a native initializer is refused rather than matched by identity.
+      initializer = this.#functions.resolve(resolved.initializer, 'initializer', false) as FnRecord;
     }
     let initargs: Packed;
     try {
@@ -249,10 +246,8 @@ export class Pool<M extends object = AnyTaskModule> {
     this.#assertRunning();
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize) ?? 1;
-    const record = this.#functions.resolve(fn);
-    if (record instanceof Promise) {
-      throw new TypeError('imap and imapUnordered cannot take a native or bound function: pass its export name instead');
-    }
+    // Synchronous: a native fn is refused rather than matched by identity.
+    const record = this.#functions.resolve(fn, 'fn', false) as FnRecord;
     const release = this.#manager.holdOpen();
     const iterator: IMapIterator<R> = new IMapIterator<R>({
       source: iterable as AnyIterable<unknown>,

@@ -34,7 +34,7 @@ export class TaskFunctions {
    * submissions keep their call order; a promise only for native or bound functions.
    * Throws (or rejects with) `TypeError` when `fn` cannot be sent.
    */
-  resolve(fn: unknown, role = 'fn'): FnRecord | Promise<FnRecord> {
+  resolve(fn: unknown, role = 'fn', byIdentity = true): FnRecord | Promise<FnRecord> {
     if (typeof fn === 'string') {
       if (fn === '') {
         throw new TypeError(`Expected \`${role}\` to be an export name or a function, got \`""\` (string)`);
@@ -52,8 +52,13 @@ export class TaskFunctions {
     if (isNativeSource(source)) {
       // The main script may still be evaluating (top-level await): importing it here
       // would wait for the very code that waits for us.
-      if (this.#moduleUrl === null || this.#moduleUrl === mainModuleUrl()) {
-        throw refuseNative(fn, role, this.#moduleUrl === null ? 'and the pool has no `module`' : 'and it cannot be matched against the main script');
+      if (!byIdentity || this.#moduleUrl === null || this.#moduleUrl === mainModuleUrl()) {
+        const why = !byIdentity
+          ? `and \`${role}\` cannot wait for it to be matched against the task module's exports`
+          : this.#moduleUrl === null
+            ? 'and the pool has no `module`'
+            : 'and it cannot be matched against the main script';
+        throw refuseNative(fn, role, why);
       }
       const resolving = this.#resolveByIdentity(fn, role, this.#moduleUrl);
       resolving.catch(() => {}); // the caller handles it, perhaps a tick later

@@ -50,6 +50,14 @@ describe('per-call arguments', () => {
     await pool.terminate();
   });
 
+  test('imap and initializer refuse a native function at the call, even with a task module', () => {
+    const module = new URL('../fixtures/tasks.js', import.meta.url);
+    const pool = make({ processes: 1, module });
+    expect(() => pool.imap(Math.abs, [1])).toThrow(/native or bound/);
+    expect(() => make({ processes: 1, module, initializer: Math.abs })).toThrow(/native or bound/);
+    void pool.terminate();
+  });
+
   test('args must be an array; iterables must be iterable; callbacks must be functions', async () => {
     const pool = make({ processes: 1 });
     expect(() => pool.applyAsync('f', 5 as never)).toThrow('Expected `args` to be an array of arguments, got `5` (number)');
