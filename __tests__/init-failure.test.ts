@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
-import { Pool, PoolNotRunningError, WorkerInitError } from '../lib/index.js';
+import { Pool, PoolNotRunningError, WorkerExitedError, WorkerInitError } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers, liveWorkers } from './helpers/processes.js';
 import { workerNumber } from './helpers/rendezvous.js';
@@ -39,9 +39,10 @@ async function errorOf(promise: Promise<unknown>): Promise<unknown> {
 
 /**
  * Submits work to a pool whose workers cannot start and checks what every failing-start
- * case shares; returns the `WorkerInitError`.
+ * case shares; returns the `WorkerInitError`. `maxStarted` bounds the workers the pool
+ * may start before it gives up.
  */
-async function expectBroken(startPool: () => Pool, processes: number): Promise<WorkerInitError> {
+async function expectBroken(startPool: () => Pool, maxStarted: number): Promise<WorkerInitError> {
   const before = await nextWorkerNumber();
   const pool = startPool();
   let initError: WorkerInitError;
@@ -75,11 +76,11 @@ async function expectBroken(startPool: () => Pool, processes: number): Promise<W
   } finally {
     await pool.terminate();
   }
-  // No respawn loop: the broken pool started no more workers than it has processes.
+  // No respawn loop: the broken pool started only a bounded number of workers.
   const after = await nextWorkerNumber();
   const started = after - before - 1;
   expect(started).toBeGreaterThanOrEqual(1);
-  expect(started).toBeLessThanOrEqual(processes);
+  expect(started).toBeLessThanOrEqual(maxStarted);
   return initError;
 }
 
@@ -126,6 +127,16 @@ describe('a task module that cannot be imported', () => {
     const error = await expectBroken(() => new Pool({ processes: 1, module: broken }), 1);
     expect(error.message).toContain(fileURLToPath(broken));
     expect(error.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  test('ending its process without a word is retried, then breaks the pool after three deaths in a row', async () => {
+    const broken = fixture('exits-at-import.js');
+    // Three deaths before ready break the pool; each of the first two got a replacement.
+    const processes = 2;
+    const error = await expectBroken(() => new Pool({ processes, module: broken }), processes + 2);
+    expect(error.message).toContain('(3 workers in a row)');
+    expect(error.cause).toBeInstanceOf(WorkerExitedError);
+    expect(error.cause).toMatchObject({ exitCode: 5, signal: null });
   });
 
   test('that does not exist makes the constructor throw an Error naming the path, and starts no worker', async () => {

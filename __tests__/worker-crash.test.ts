@@ -4,7 +4,7 @@
  * and the pool replaces it with a worker named by the next number.
  */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { Pool, PoolTerminatedError, WorkerExitedError } from '../lib/index.js';
+import { Pool, PoolTerminatedError, WorkerExitedError, WorkerInitError } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers } from './helpers/processes.js';
 import { Rendezvous, workerNumber } from './helpers/rendezvous.js';
@@ -99,6 +99,77 @@ describe('a worker killed from outside while it runs a task', () => {
       const [replacement] = await starts.take(1);
       expect(workerNumber(replacement!.name)).toBe(workerNumber(first!.name) + 1);
       await expect(pool.apply('whoami')).resolves.toEqual({ name: replacement!.name, pid: replacement!.pid });
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
+
+describe('a worker killed from outside before it is ready', () => {
+  /** A pool whose workers stay starting (in their initializer) until the test lets them go. */
+  function startHeldPool(): Pool<Tasks> {
+    return new Pool<Tasks>({ processes: 1, module, initializer: 'reportStartAndWait', initargs: [starts.path] });
+  }
+
+  test('is replaced, and the task waiting for it runs on the replacement', async () => {
+    const pool = startHeldPool();
+    try {
+      const waiting = pool.apply('whoami');
+      const [first] = await starts.take(1);
+      process.kill(first!.pid, 'SIGKILL');
+      const [second] = await starts.take(1);
+      expect(workerNumber(second!.name)).toBe(workerNumber(first!.name) + 1);
+      second!.socket.write('go\n');
+      await expect(waiting).resolves.toEqual({ name: second!.name, pid: second!.pid });
+      expect(pool.state).toBe('running');
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('three times in a row breaks the pool with WorkerInitError instead of forking on', async () => {
+    const pool = startHeldPool();
+    try {
+      const waiting = pool.apply('whoami');
+      const killed = [];
+      for (let death = 1; death <= 3; death++) {
+        const [starting] = await starts.take(1);
+        killed.push(starting!);
+        process.kill(starting!.pid, 'SIGKILL');
+      }
+      const error = await errorOf(waiting);
+      expect(error).toBeInstanceOf(WorkerInitError);
+      expect((error as Error).message).toContain('(3 workers in a row)');
+      expect((error as Error).cause).toBeInstanceOf(WorkerExitedError);
+      expect((error as Error).cause).toMatchObject({ workerName: killed[2]!.name, exitCode: null, signal: 'SIGKILL' });
+      expect(pool.state).toBe('terminated');
+      await pool.join();
+      expect(starts.unread).toEqual([]); // no fourth worker got as far as its initializer
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('the count of deaths in a row starts again once a worker becomes ready', async () => {
+    const pool = startHeldPool();
+    try {
+      const killStarting = async () => {
+        const [starting] = await starts.take(1);
+        process.kill(starting!.pid, 'SIGKILL');
+      };
+      await killStarting();
+      await killStarting();
+      const [ready] = await starts.take(1);
+      ready!.socket.write('go\n');
+      await expect(pool.apply('whoami')).resolves.toEqual({ name: ready!.name, pid: ready!.pid });
+
+      process.kill(ready!.pid, 'SIGKILL'); // a ready worker's death does not count
+      await killStarting();
+      await killStarting();
+      const [last] = await starts.take(1);
+      last!.socket.write('go\n');
+      await expect(pool.apply('whoami')).resolves.toEqual({ name: last!.name, pid: last!.pid });
+      expect(pool.state).toBe('running');
     } finally {
       await pool.terminate();
     }
