@@ -25,7 +25,8 @@ export function settleAsyncResult<R>(result: AsyncResult<R>, outcome: Outcome<R>
 
 export class AsyncResult<R> {
   readonly #deferred = pDefer<R>();
-  readonly #callbacks: ResultCallbacks<R>;
+  // Typed loosely so that AsyncResult<R> stays covariant: an AsyncResult<number> is an AsyncResult<unknown>.
+  readonly #callbacks: ResultCallbacks<never>;
   #outcome: Outcome<R> | undefined;
 
   static {
@@ -34,7 +35,7 @@ export class AsyncResult<R> {
 
   /** @internal Created by the pool. */
   constructor(callbacks: ResultCallbacks<R> = {}) {
-    this.#callbacks = callbacks;
+    this.#callbacks = callbacks as ResultCallbacks<never>;
     // A result nobody asks for must not become an unhandled rejection.
     this.#deferred.promise.catch(() => {});
   }
@@ -112,7 +113,7 @@ export class AsyncResult<R> {
     // an uncaught exception, like any throwing Node.js callback.
     try {
       if (outcome.ok) {
-        this.#callbacks.callback?.(outcome.value);
+        this.#callbacks.callback?.(outcome.value as never);
       } else {
         this.#callbacks.errorCallback?.(outcome.error);
       }

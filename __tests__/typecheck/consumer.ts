@@ -66,3 +66,7 @@ expectType<Equal<PoolError['code'], string>>();
 
 pool.close();
 await pool.join();
+
+// An AsyncResult is covariant in its value: results of different tasks fit in one list.
+const mixed: AsyncResult<unknown>[] = [pool.applyAsync('double', [1]), pool.applyAsync('greet', ['x'])];
+void mixed;
