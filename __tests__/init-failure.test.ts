@@ -10,6 +10,7 @@ import { Pool, PoolNotRunningError, WorkerExitedError, WorkerInitError } from '.
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers, liveWorkers } from './helpers/processes.js';
 import { workerNumber } from './helpers/rendezvous.js';
+import { errorOf } from './helpers/errors.js';
 
 type Tasks = typeof import('./fixtures/lifecycle-tasks.js');
 
@@ -26,15 +27,6 @@ async function nextWorkerNumber(): Promise<number> {
   } finally {
     await probe.terminate();
   }
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('Expected the promise to reject, but it resolved');
 }
 
 /**

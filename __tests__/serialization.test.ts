@@ -6,6 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { Pool, SerializationError } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers } from './helpers/processes.js';
+import { errorOf } from './helpers/errors.js';
 
 type Tasks = typeof import('./fixtures/lifecycle-tasks.js');
 
@@ -26,15 +27,6 @@ async function withPool(body: (pool: Pool<Tasks>) => Promise<void>): Promise<voi
 function layout(view: ArrayBufferView): { type: string; byteOffset: number; byteLength: number; bufferLength: number } {
   const { byteOffset, byteLength, buffer } = view;
   return { type: view.constructor.name, byteOffset, byteLength, bufferLength: buffer.byteLength };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('Expected the promise to reject, but it resolved');
 }
 
 describe('a result that cannot be cloned', () => {

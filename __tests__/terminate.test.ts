@@ -8,6 +8,7 @@ import { Pool, PoolNotRunningError, PoolTerminatedError, type AsyncResult } from
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers, isAlive, liveWorkers } from './helpers/processes.js';
 import { Rendezvous } from './helpers/rendezvous.js';
+import { errorOf } from './helpers/errors.js';
 
 type Tasks = typeof import('./fixtures/lifecycle-tasks.js');
 
@@ -25,15 +26,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await running.close();
 });
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return new Error('Expected the promise to reject, but it resolved');
-}
 
 async function drain(iterator: AsyncIterable<unknown>): Promise<unknown[]> {
   const values: unknown[] = [];

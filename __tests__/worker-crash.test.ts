@@ -8,6 +8,7 @@ import { Pool, PoolTerminatedError, WorkerExitedError, WorkerInitError } from '.
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers } from './helpers/processes.js';
 import { Rendezvous, workerNumber } from './helpers/rendezvous.js';
+import { errorOf } from './helpers/errors.js';
 
 type Tasks = typeof import('./fixtures/lifecycle-tasks.js');
 
@@ -33,15 +34,6 @@ afterEach(async () => {
 
 function startPool(processes: number): Pool<Tasks> {
   return new Pool<Tasks>({ processes, module, initializer: 'reportStart', initargs: [starts.path] });
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('Expected the promise to reject, but it resolved');
 }
 
 describe('a worker killed from outside while it runs a task', () => {
