@@ -1,7 +1,10 @@
 /**
  * The IPC protocol between the pool (parent) and a worker (child). Shared by `lib/` and
  * `worker-entry/`. Every message carries `PROTOCOL_TAG`; anything else on the channel
- * (for instance a task calling `process.send` itself) is not ours and is ignored.
+ * is not ours and is ignored. Task code shares the worker's channel and could send
+ * look-alike messages (`process.send`), so each worker also gets a random `key` in
+ * `init`, before any task code runs, and signs what it sends with it: the pool settles
+ * nothing from a message without the key.
  *
  * | direction | type          | when                                                      |
  * |-----------|---------------|-----------------------------------------------------------|
@@ -29,6 +32,8 @@ export interface InitMessage {
   tag: typeof PROTOCOL_TAG;
   type: 'init';
   name: string;
+  /** Random per worker; every `FromWorker` message carries it back. */
+  key: string;
   /** `file:` URL of the task module, or `null` when the pool has none. */
   moduleUrl: string | null;
   initializer: FnRef | null;
@@ -55,11 +60,13 @@ export type TaskFailure =
 
 export interface ReadyMessage {
   tag: typeof PROTOCOL_TAG;
+  key: string;
   type: 'ready';
 }
 
 export interface InitFailedMessage {
   tag: typeof PROTOCOL_TAG;
+  key: string;
   type: 'init-failed';
   /** What was being done: `'importing the task module …'` or `'running the initializer'`. */
   stage: string;
@@ -68,6 +75,7 @@ export interface InitFailedMessage {
 
 export interface ResultMessage {
   tag: typeof PROTOCOL_TAG;
+  key: string;
   type: 'result';
   id: number;
   /** Results of the chunk's items in order; shorter than the chunk when `failure` is set. */
@@ -86,9 +94,13 @@ export function isToWorker(message: unknown): message is ToWorker {
   return isTagged(message) && (message.type === 'init' || message.type === 'task');
 }
 
-/** Type guard for what the pool receives. */
-export function isFromWorker(message: unknown): message is FromWorker {
-  return isTagged(message) && (message.type === 'ready' || message.type === 'init-failed' || message.type === 'result');
+/** Type guard for what the pool receives from the worker that holds `key`. */
+export function isFromWorker(message: unknown, key: string): message is FromWorker {
+  return (
+    isTagged(message) &&
+    (message as { key?: unknown }).key === key &&
+    (message.type === 'ready' || message.type === 'init-failed' || message.type === 'result')
+  );
 }
 
 /** Compile-time exhaustiveness check for `switch` over message types. */

@@ -9,6 +9,7 @@
  *      └──────────────── any ─────────▶ stopping (disconnect or kill sent by the pool)
  *                        any ─────────▶ exited   (process gone and channel closed)
  */
+import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
 import { PROTOCOL_TAG, isFromWorker, type FromWorker, type InitMessage, type ToWorker } from './messages.js';
@@ -63,12 +64,13 @@ export class PoolWorker {
   #finished = false;
   #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(name: string, child: ChildLike, init: Omit<InitMessage, 'tag' | 'type' | 'name'>, listener: WorkerListener) {
+  constructor(name: string, child: ChildLike, init: Omit<InitMessage, 'tag' | 'type' | 'name' | 'key'>, listener: WorkerListener) {
     this.name = name;
     this.#child = child;
     this.#listener = listener;
+    const key = randomUUID();
     child.on('message', (message: unknown) => {
-      if (isFromWorker(message) && !this.#finished) {
+      if (isFromWorker(message, key) && !this.#finished) {
         listener.onMessage(this, message);
       }
     });
@@ -88,7 +90,7 @@ export class PoolWorker {
       }
       // Otherwise a failed kill() or send() to a dying process; 'exit' follows.
     });
-    this.#send({ tag: PROTOCOL_TAG, type: 'init', name, ...init });
+    this.#send({ tag: PROTOCOL_TAG, type: 'init', name, key, ...init });
   }
 
   get pid(): number | undefined {

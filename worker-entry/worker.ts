@@ -38,6 +38,10 @@ if (process.send === undefined) {
   console.error('forkpool: this is the worker entry of a Pool; it runs only as a forked child with an IPC channel.');
   process.exit(1);
 }
+// Taken before any task code runs: a task that replaces process.send does not see ours.
+const sendToPool = process.send.bind(process);
+/** Signs every message to the pool (see lib/messages.ts); set by `init`. */
+let key = '';
 
 // The parent closed the channel on purpose, or died: either way there is no one to answer.
 process.on('disconnect', () => process.exit(0));
@@ -61,9 +65,11 @@ process.on('message', (message: unknown) => {
   }
 });
 
+type Unsigned<T> = T extends unknown ? Omit<T, 'tag' | 'key'> : never;
+
 /** Sends to the pool; `then` runs once the message is written (a failed write means the parent is gone). */
-function send(message: FromWorker, then?: () => void): void {
-  process.send!(message, (error: Error | null) => {
+function send(message: Unsigned<FromWorker>, then?: () => void): void {
+  sendToPool({ tag: PROTOCOL_TAG, key, ...message } as FromWorker, undefined, undefined, (error: Error | null) => {
     if (error === null) {
       then?.();
     }
@@ -71,6 +77,7 @@ function send(message: FromWorker, then?: () => void): void {
 }
 
 async function init(message: InitMessage): Promise<void> {
+  key = message.key;
   const identity = { name: message.name, importing: true };
   setWorkerIdentity(identity);
   moduleUrl = message.moduleUrl;
@@ -86,10 +93,10 @@ async function init(message: InitMessage): Promise<void> {
       await resolveFunction(message.initializer)(...unpack(message.initargs));
     }
   } catch (error) {
-    send({ tag: PROTOCOL_TAG, type: 'init-failed', stage, error: serializeError(error) }, () => process.exit(1));
+    send({ type: 'init-failed', stage, error: serializeError(error) }, () => process.exit(1));
     return;
   }
-  send({ tag: PROTOCOL_TAG, type: 'ready' });
+  send({ type: 'ready' });
 }
 
 function resolveFunction(ref: FnRef): TaskFn {
@@ -158,13 +165,12 @@ async function run(task: TaskMessage): Promise<void> {
   }
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
   try {
-    send({ tag: PROTOCOL_TAG, type: 'result', id: task.id, values: pack(values, 1), failure }, retire);
+    send({ type: 'result', id: task.id, values: pack(values, 1), failure }, retire);
   } catch (error) {
     // A value that structured clone refuses (a function, a symbol …): report it, stay alive.
     const bad = values.findIndex((value) => !isCloneable(value));
     send(
       {
-        tag: PROTOCOL_TAG,
         type: 'result',
         id: task.id,
         values: pack(values.slice(0, Math.max(bad, 0)), 1),

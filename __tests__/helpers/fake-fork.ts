@@ -7,7 +7,7 @@ import { PROTOCOL_TAG, type FromWorker, type ResultMessage, type ToWorker } from
 import type { ChildLike, ForkFn } from '../../lib/pool-worker.js';
 import { pack, unpack } from '../../lib/payload.js';
 
-type Untagged<T> = T extends unknown ? Omit<T, 'tag'> : never;
+type Untagged<T> = T extends unknown ? Omit<T, 'tag' | 'key'> : never;
 
 let nextPid = 100_000;
 
@@ -32,7 +32,7 @@ export class FakeChild extends EventEmitter implements ChildLike {
   /** Answers as the worker would; result values are given unpacked. */
   reply(message: Untagged<FromWorker> | (Omit<Untagged<ResultMessage>, 'values'> & { values: unknown[] })): void {
     const packed = message.type === 'result' && Array.isArray(message.values) ? { ...message, values: pack(message.values, 1) } : message;
-    this.emit('message', { tag: PROTOCOL_TAG, ...packed });
+    this.emit('message', { tag: PROTOCOL_TAG, key: this.sentOf('init')[0]!.key, ...packed });
   }
 
   /** The argument lists of the task with this id. */

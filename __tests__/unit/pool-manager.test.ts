@@ -14,6 +14,7 @@ import {
 import { kFork } from '../../lib/pool.js';
 import type { PoolOptions } from '../../lib/options.js';
 import { unpack } from '../../lib/payload.js';
+import { PROTOCOL_TAG } from '../../lib/messages.js';
 import { fakeFork, flush, type FakeChild } from '../helpers/fake-fork.js';
 
 function makePool(options: PoolOptions = {}) {
@@ -119,6 +120,9 @@ describe('dispatch', () => {
     const [id] = taskIds(child);
     child.emit('message', { type: 'result', id, values: ['forged'] }); // untagged
     child.reply({ type: 'result', id: id! + 1000, values: ['forged'] }); // unknown id
+    // Task code shares the channel: a look-alike without this worker's key is ignored.
+    child.emit('message', { tag: PROTOCOL_TAG, key: 'guessed', type: 'result', id, values: { plain: ['forged'] } });
+    child.emit('message', { tag: PROTOCOL_TAG, type: 'result', id, values: { plain: ['forged'] } });
     await flush();
     expect(result.ready()).toBe(false);
     child.answer(id!);
