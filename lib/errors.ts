@@ -56,7 +56,13 @@ export class WorkerExitedError extends PoolError implements WorkerExitInfo {
   /** @param when - when it died, for the message; @default 'while running this task' */
   constructor(info: WorkerExitInfo, options?: ErrorOptions, when = 'while running this task') {
     const how = info.signal === null ? `with exit code ${info.exitCode}` : `by signal ${info.signal}`;
-    super(`${info.workerName} (pid ${info.pid}) exited ${how} ${when}`, 'ERR_WORKER_EXITED', options);
+    // V8 aborts the process when the heap is exhausted; nothing else tells the parent why.
+    const hint =
+      info.signal === 'SIGABRT' || info.exitCode === 134
+        ? ". V8 ends a process this way when it runs out of heap ('JavaScript heap out of memory' on the worker's stderr) " +
+          'or on another fatal error: give workers more heap with `execArgv: [\'--max-old-space-size=MB\']`, or recycle them with `maxMemoryPerChild`'
+        : '';
+    super(`${info.workerName} (pid ${info.pid}) exited ${how} ${when}${hint}`, 'ERR_WORKER_EXITED', options);
     this.workerName = info.workerName;
     this.pid = info.pid;
     this.exitCode = info.exitCode;
@@ -103,5 +109,53 @@ export class WorkerInitError extends PoolError {
 export class TimeoutError extends PoolError {
   constructor(timeoutMs: number) {
     super(`Result not ready after ${timeoutMs} ms (the task goes on; call get() again to keep waiting)`, 'ERR_TIMEOUT');
+  }
+}
+
+/**
+ * A task ran past its `timeout`. Its worker was stopped (`SIGTERM`, then `SIGKILL` after
+ * `killTimeout`) and replaced. Unlike `TimeoutError`, which only stops a wait, this ends
+ * the task.
+ */
+export class TaskTimeoutError extends PoolError {
+  readonly workerName: string;
+  readonly pid: number | undefined;
+  readonly timeout: number;
+
+  constructor(workerName: string, pid: number | undefined, timeout: number) {
+    super(
+      `Task ran past its timeout of ${timeout} ms on ${workerName} (pid ${pid}); the worker was stopped and replaced`,
+      'ERR_TASK_TIMEOUT',
+    );
+    this.workerName = workerName;
+    this.pid = pid;
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The call's `AbortSignal` fired. A queued task was dropped without running; a running
+ * one had its worker stopped and replaced. `cause` and `reason` hold `signal.reason`.
+ */
+export class AbortError extends PoolError {
+  readonly reason: unknown;
+
+  constructor(reason: unknown) {
+    super('The task was aborted', 'ABORT_ERR', { cause: reason });
+    this.reason = reason;
+  }
+}
+
+/** The pool's queue already holds `maxQueue` tasks. Retry once `pool.waitForRoom()` resolves, or answer "busy" (HTTP 503). */
+export class QueueFullError extends PoolError {
+  readonly maxQueue: number;
+
+  constructor(maxQueue: number, adding: number) {
+    super(
+      `The pool's queue is full (maxQueue: ${maxQueue}); ${adding === 1 ? 'this task was' : `these ${adding} tasks were`} not queued. ` +
+        'Await pool.waitForRoom() before submitting more, or shed load.',
+      'ERR_QUEUE_FULL',
+    );
+    this.maxQueue = maxQueue;
   }
 }

@@ -14,28 +14,35 @@ interface ChunkOutcome {
   error: Error | undefined;
 }
 
-export interface IMapHooks {
-  /** Queues one chunk; `done` is called once with its outcome. Returns a handle for `withdraw`. */
-  submit(chunk: unknown[][], done: (values: unknown[], error?: Error) => void): object;
-  /** Drops queued chunks that no one will read. */
-  withdraw(handles: Set<object>): void;
-  /** Called once, when the iterator needs the pool no more. */
+export interface IMapHooks<Handle> {
+  /** Queues one chunk; `done` is called once with its outcome. Returns a handle for `cancel`. */
+  submit(chunk: unknown[][], done: (values: unknown[], error?: Error) => void): Handle;
+  /**
+   * Ends chunks no one will read: queued ones are dropped; with an `error` (an abort),
+   * running ones are stopped too, else they finish unread.
+   */
+  cancel(handles: ReadonlySet<Handle>, error: Error | undefined): void;
+  /** `undefined` when the pool's queue has room now, else a promise of room. */
+  waitForRoom(): Promise<void> | undefined;
+  /** Called once, when the iterator has submitted all it will: it needs the pool open no more. */
   release(): void;
+  /** Called once, when the iterator is done for good. */
+  finished(): void;
 }
 
-export class IMapIterator<R> implements AsyncIterableIterator<R> {
+export class IMapIterator<R, Handle = object> implements AsyncIterableIterator<R> {
   readonly #source: Iterator<unknown> | AsyncIterator<unknown>;
   readonly #ordered: boolean;
   readonly #chunksize: number;
   readonly #window: number;
   readonly #toArgs: (item: unknown) => unknown[];
-  readonly #hooks: IMapHooks;
+  readonly #hooks: IMapHooks<Handle>;
 
   /** Outcomes waiting to be read: by chunk index (ordered) or in arrival order. */
   readonly #outcomes = new Map<number, ChunkOutcome>();
   readonly #arrived: ChunkOutcome[] = [];
   /** Handles of submitted chunks not yet settled. */
-  readonly #unsettled = new Set<object>();
+  readonly #unsettled = new Set<Handle>();
   readonly #waiters: DeferredPromise<IteratorResult<R>>[] = [];
   #submitted = 0;
   /** Chunks fully handed out (ordered: also the index of the next chunk to read). */
@@ -44,6 +51,8 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
   #position = 0;
   #inputDone = false;
   #inputError: { error: unknown } | undefined;
+  /** Thrown at the next read, ahead of anything buffered (an abort). */
+  #abortError: Error | undefined;
   #eager = false;
   #pumping = false;
   #finished = false;
@@ -54,7 +63,7 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
     chunksize: number;
     window: number;
     toArgs: (item: unknown) => unknown[];
-    hooks: IMapHooks;
+    hooks: IMapHooks<Handle>;
   }) {
     const { source } = options;
     this.#source =
@@ -79,7 +88,7 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
   }
 
   next(): Promise<IteratorResult<R>> {
-    if (this.#finished) {
+    if (this.#finished && this.#abortError === undefined) {
       return Promise.resolve({ done: true, value: undefined });
     }
     const waiter = pDefer<IteratorResult<R>>();
@@ -92,6 +101,20 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
   async return(): Promise<IteratorResult<R>> {
     this.#finish();
     return { done: true, value: undefined };
+  }
+
+  /** The call's signal fired: stop everything, throw `error` at the next read. */
+  abort(error: Error): void {
+    if (this.#finished) {
+      return;
+    }
+    this.#abortError = error;
+    const unsettled = new Set(this.#unsettled);
+    this.#finish(error);
+    this.#deliver();
+    if (unsettled.size > 0) {
+      this.#hooks.cancel(unsettled, error);
+    }
   }
 
   /** The pool was closed: read the rest of the input now so the queued work can drain. */
@@ -116,6 +139,11 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
     this.#pumping = true;
     try {
       while (!this.#inputDone && !this.#finished && (this.#eager || this.#submitted - this.#consumed < this.#window)) {
+        const room = this.#hooks.waitForRoom();
+        if (room !== undefined) {
+          await room; // the pool's queue is at maxQueue: wait rather than fail
+          continue;
+        }
         const chunk: unknown[][] = [];
         try {
           while (chunk.length < this.#chunksize) {
@@ -168,6 +196,10 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
 
   /** Hands out what is ready to whoever is waiting, in order. */
   #deliver(): void {
+    if (this.#abortError !== undefined && this.#waiters.length > 0) {
+      this.#waiters.shift()!.reject(this.#abortError);
+      this.#abortError = undefined;
+    }
     while (this.#waiters.length > 0 && !this.#finished) {
       this.#current ??= this.#takeOutcome();
       const current = this.#current;
@@ -213,19 +245,21 @@ export class IMapIterator<R> implements AsyncIterableIterator<R> {
     return outcome;
   }
 
-  #finish(): void {
+  /** Done for good: unread chunks are cancelled (by `abort` itself when it has an error). */
+  #finish(abortError?: Error): void {
     if (this.#finished) {
       return;
     }
     this.#finished = true;
-    if (this.#unsettled.size > 0) {
-      this.#hooks.withdraw(this.#unsettled);
+    if (this.#unsettled.size > 0 && abortError === undefined) {
+      this.#hooks.cancel(this.#unsettled, undefined);
     }
     if (!this.#inputDone) {
       this.#inputDone = true;
       this.#hooks.release();
       void this.#closeSource();
     }
+    this.#hooks.finished();
   }
 
   async #closeSource(): Promise<void> {

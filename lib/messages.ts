@@ -40,6 +40,8 @@ export interface InitMessage {
   initargs: Packed;
   /** The worker exits after this many tasks (`null`: never). */
   maxTasks: number | null;
+  /** Whether to report the process's RSS with each result (for `maxMemoryPerChild`). */
+  reportMemory: boolean;
 }
 
 export interface TaskMessage {
@@ -81,6 +83,8 @@ export interface ResultMessage {
   /** Results of the chunk's items in order; shorter than the chunk when `failure` is set. */
   values: Packed;
   failure?: TaskFailure;
+  /** Resident set size after the task, in bytes, when `init` asked for it. */
+  rss?: number;
 }
 
 export type FromWorker = ReadyMessage | InitFailedMessage | ResultMessage;

@@ -55,11 +55,34 @@ export interface PoolOptions<Fn = string | ((...args: never[]) => unknown)> {
    */
   cwd?: string;
   /**
-   * How long `terminate()` waits after `SIGTERM` before it sends `SIGKILL` to a worker
-   * that has not exited, in milliseconds.
+   * How long `terminate()` (or a task's timeout, or an abort) waits after `SIGTERM`
+   * before it sends `SIGKILL` to a worker that has not exited, in milliseconds.
    * @default 1000
    */
   killTimeout?: number;
+  /**
+   * Default time limit of every task, in milliseconds: a task still running after it is
+   * rejected with `TaskTimeoutError` and its worker is stopped and replaced. A `map`
+   * chunk of n items gets n times this. Each call may set its own (`{ timeout }`).
+   * Costs one timer per task.
+   * @default undefined (no limit)
+   */
+  timeout?: number;
+  /**
+   * Most tasks that may wait for a worker (a `map` chunk counts as one). A call that
+   * would queue more is rejected at once with `QueueFullError`; `imap` waits for room
+   * instead. `pool.waitForRoom()` tells a producer when it may submit again.
+   * @default Infinity (as Python: the queue grows without bound)
+   */
+  maxQueue?: number;
+  /**
+   * A worker whose resident set size (RSS, measured in the worker after each task) is
+   * over this many bytes is replaced once its task is done, as `maxTasksPerChild`
+   * replaces a worker after a count. For a hard heap limit per worker, pass
+   * `execArgv: ['--max-old-space-size=MB']` as well.
+   * @default undefined (no limit)
+   */
+  maxMemoryPerChild?: number;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -73,6 +96,9 @@ export interface ResolvedOptions<Fn> {
   env: NodeJS.ProcessEnv;
   cwd: string;
   killTimeout: number;
+  timeout: number | undefined;
+  maxQueue: number;
+  maxMemoryPerChild: number | null;
 }
 
 /** `` `0` (number) `` — how a bad value is shown in a validation message. */
@@ -123,6 +149,11 @@ function resolveModuleUrl(module: unknown): string | null {
   return url.href;
 }
 
+/** A task's time limit in ms: a positive integer, or `undefined` for none. */
+export function validateTaskTimeout(timeout: unknown): number | undefined {
+  return timeout === undefined || timeout === Number.POSITIVE_INFINITY ? undefined : validateInteger('timeout', timeout, 1);
+}
+
 function validateStringArray(name: string, value: unknown): string[] {
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
     throw new TypeError(`Expected \`${name}\` to be an array of strings, got ${describeValue(value)}`);
@@ -165,6 +196,9 @@ const knownOptions = new Set([
   'env',
   'cwd',
   'killTimeout',
+  'timeout',
+  'maxQueue',
+  'maxMemoryPerChild',
 ]);
 
 /** Validates `new Pool(options)` and fills in the defaults. */
@@ -203,5 +237,12 @@ export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): Resolv
     env,
     cwd,
     killTimeout: options.killTimeout === undefined ? 1000 : validateInteger('killTimeout', options.killTimeout, 0),
+    timeout: validateTaskTimeout(options.timeout),
+    maxQueue:
+      options.maxQueue === undefined || options.maxQueue === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : validateInteger('maxQueue', options.maxQueue, 0),
+    maxMemoryPerChild:
+      options.maxMemoryPerChild === undefined ? null : validateInteger('maxMemoryPerChild', options.maxMemoryPerChild, 1),
   };
 }

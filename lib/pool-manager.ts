@@ -19,11 +19,15 @@ import { nextWorkerName } from './current-process.js';
 import {
   PoolNotRunningError,
   PoolTerminatedError,
+  QueueFullError,
   SerializationError,
+  TaskTimeoutError,
   WorkerExitedError,
   WorkerInitError,
   type WorkerExitInfo,
 } from './errors.js';
+import { emptyReplacements, isReplacementReason, type ExitReason, type PoolStats } from './pool-stats.js';
+import { withOwnInspectorPort } from './worker-args.js';
 import { assertNever, type FnRef, type FromWorker, type TaskFailure } from './messages.js';
 import { unpack, type Packed } from './payload.js';
 import { PoolWorker, type ForkFn, type Task, type WorkerListener } from './pool-worker.js';
@@ -41,7 +45,23 @@ export interface ManagerOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
   killTimeout: number;
+  maxQueue: number;
+  maxMemoryPerChild: number | null;
   fork?: ForkFn | undefined;
+  /** Told when a worker process starts and when it has exited. */
+  onWorkerStart?: ((event: WorkerStartEvent) => void) | undefined;
+  onWorkerExit?: ((event: WorkerExitEvent) => void) | undefined;
+}
+
+/** The `'workerStart'` event. */
+export interface WorkerStartEvent {
+  name: string;
+  pid: number | undefined;
+}
+
+/** The `'workerExit'` event: the process is gone. */
+export interface WorkerExitEvent extends WorkerExitInfo {
+  reason: ExitReason;
 }
 
 const here = fileURLToPath(import.meta.url);
@@ -71,6 +91,11 @@ export class PoolManager implements WorkerListener {
   #nextTaskId = 1;
   /** Workers in a row that died before ready without reporting an error. */
   #startupFailures = 0;
+  #completed = 0;
+  #failed = 0;
+  #spawned = 0;
+  readonly #replacements = emptyReplacements();
+  #roomWaiters: (() => void)[] = [];
 
   constructor(options: ManagerOptions) {
     this.#options = options;
@@ -97,22 +122,69 @@ export class PoolManager implements WorkerListener {
     return this.#nextTaskId++;
   }
 
-  /** Queues a task. On a terminated pool it is rejected at once. */
-  submit(task: Task): void {
+  /** Room left in the queue under `maxQueue`. */
+  get room(): number {
+    return this.#options.maxQueue - this.#queue.length;
+  }
+
+  /** Resolves as soon as the queue has room for one more task. */
+  waitForRoom(): Promise<void> {
+    if (this.room > 0 || this.#state === 'terminated') {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /**
+   * Queues tasks, all or none: past `maxQueue` they are rejected at once with
+   * `QueueFullError`, and on a terminated pool with the reason it stopped.
+   */
+  submit(tasks: readonly Task[]): void {
     if (this.#state === 'terminated') {
-      task.settle([], this.#brokenBy ? new PoolNotRunningError(undefined, { cause: this.#brokenBy }) : new PoolTerminatedError());
+      const reason = this.#brokenBy ? new PoolNotRunningError(undefined, { cause: this.#brokenBy }) : new PoolTerminatedError();
+      for (const task of tasks) {
+        this.#reject(task, reason);
+      }
       return;
     }
-    this.#pending++;
-    this.#queue.push(task);
+    // Tasks an idle worker takes at once never wait in the queue.
+    if (tasks.length - this.#idle.length > this.room) {
+      const full = new QueueFullError(this.#options.maxQueue, tasks.length);
+      for (const task of tasks) {
+        this.#reject(task, full);
+      }
+      return;
+    }
+    this.#pending += tasks.length;
+    for (const task of tasks) {
+      this.#queue.push(task);
+    }
     this.#updateRef();
     this.#dispatch();
   }
 
-  /** Withdraws queued tasks matching `predicate` (their caller no longer wants them); running ones go on. */
-  withdraw(predicate: (task: Task) => boolean): void {
-    const removed = this.#queue.remove(predicate);
-    this.#pending -= removed.length;
+  /**
+   * Ends tasks their caller no longer wants (an aborted signal, an `imap` left early),
+   * with `error`, or without a word when `error` is undefined. Queued ones are dropped;
+   * a running one has its worker stopped and replaced (`reason`), since a task cannot
+   * be interrupted in place.
+   */
+  cancel(tasks: ReadonlySet<Task>, error: Error | undefined, reason: 'abort' = 'abort'): void {
+    for (const task of this.#queue.remove((queued) => tasks.has(queued))) {
+      this.#pending--;
+      this.#finish(task, [], error);
+    }
+    for (const task of tasks) {
+      if (task.worker !== undefined && !task.settled) {
+        if (error === undefined) {
+          // Left early: let it finish, its result goes nowhere.
+          task.settled = true;
+        } else {
+          this.#stopRunning(task.worker, task, error, reason);
+        }
+      }
+    }
+    this.#afterQueueShrank();
     this.#updateRef();
     this.#drainIfDone();
   }
@@ -152,9 +224,11 @@ export class PoolManager implements WorkerListener {
         for (const task of worker.inFlight.splice(0)) {
           this.#settle(task, [], reason);
         }
+        worker.exitReason ??= 'terminate';
         worker.kill(this.#options.killTimeout);
       }
       this.#idle.length = 0;
+      this.#afterQueueShrank();
       this.#updateRef();
       this.#resolveIfExited();
     }
@@ -164,6 +238,30 @@ export class PoolManager implements WorkerListener {
   /** Resolves when every worker has exited; only meaningful once closed or terminated. */
   join(): Promise<void> {
     return this.#exited.promise;
+  }
+
+  stats(): PoolStats {
+    const workers = { alive: this.#workers.size, starting: 0, idle: 0, busy: 0 };
+    let running = 0;
+    for (const worker of this.#workers) {
+      running += worker.inFlight.length;
+      if (worker.state === 'starting') {
+        workers.starting++;
+      } else if (worker.state === 'idle') {
+        workers.idle++;
+      } else if (worker.inFlight.length > 0) {
+        workers.busy++;
+      }
+    }
+    return {
+      workers,
+      queued: this.#queue.length,
+      running,
+      completed: this.#completed,
+      failed: this.#failed,
+      spawned: this.#spawned,
+      replacements: { ...this.#replacements },
+    };
   }
 
   onMessage(worker: PoolWorker, message: FromWorker): void {
@@ -182,7 +280,7 @@ export class PoolManager implements WorkerListener {
         break;
       }
       case 'result':
-        this.#onResult(worker, message.id, unpack(message.values), message.failure);
+        this.#onResult(worker, message.id, unpack(message.values), message.failure, message.rss);
         break;
       default:
         assertNever(message);
@@ -190,15 +288,20 @@ export class PoolManager implements WorkerListener {
   }
 
   /**
-   * Every way a worker ends up here: it retired after `maxTasksPerChild` tasks; the pool
-   * disconnected it (close) or killed it (terminate); it failed to start; or it died on
-   * its own (a crash, `process.exit()` in a task, a signal from outside, out of memory).
+   * Every way a worker ends up here: it retired after `maxTasksPerChild` tasks or over
+   * `maxMemoryPerChild`; the pool disconnected it (close) or stopped it (terminate, a
+   * timeout, an abort); it failed to start; or it died on its own (a crash,
+   * `process.exit()` in a task, a signal from outside, out of memory).
    */
   onExit(worker: PoolWorker, info: WorkerExitInfo, cause?: Error): void {
     this.#workers.delete(worker);
     const idleAt = this.#idle.indexOf(worker);
     if (idleAt !== -1) {
       this.#idle.splice(idleAt, 1);
+    }
+    const reason = worker.exitReason ?? (worker.state === 'starting' ? 'startup' : 'crash');
+    if (isReplacementReason(reason) && this.#state !== 'terminated') {
+      this.#replacements[reason]++;
     }
     // A worker that dies before ready without saying why (process.exit() or a signal
     // during import, fork failing) may have met a passing fault: it is replaced, but
@@ -217,33 +320,92 @@ export class PoolManager implements WorkerListener {
     }
     // Sent after the running one, so never started: another worker runs them.
     if (notStarted.length > 0) {
+      for (const task of notStarted) {
+        task.worker = undefined;
+      }
       this.#queue.unshift(...notStarted);
     }
+    this.#options.onWorkerExit?.({ ...info, reason });
     this.#resolveIfExited();
     this.#dispatch();
   }
 
-  #onResult(worker: PoolWorker, id: number, values: unknown[], failure: TaskFailure | undefined): void {
+  #onResult(worker: PoolWorker, id: number, values: unknown[], failure: TaskFailure | undefined, rss: number | undefined): void {
     const at = worker.inFlight.findIndex((task) => task.id === id);
     if (at === -1) {
       return; // not a task of this worker: ignore rather than trust it
     }
     const [task] = worker.inFlight.splice(at, 1);
     this.#settle(task!, values, failure && toError(failure));
-    if (worker.state === 'busy' && worker.inFlight.length === 0) {
-      worker.state = 'idle';
-      this.#idle.push(worker);
+    const { maxMemoryPerChild } = this.#options;
+    if (maxMemoryPerChild !== null && rss !== undefined && rss > maxMemoryPerChild && worker.exitReason === undefined) {
+      worker.exitReason = 'memory';
+      worker.state = 'retiring'; // no more tasks; a replacement starts now
+    }
+    if (worker.inFlight.length === 0) {
+      if (worker.state === 'busy') {
+        worker.state = 'idle';
+        this.#idle.push(worker);
+      } else if (worker.state === 'retiring' && worker.exitReason === 'memory') {
+        worker.disconnect();
+      }
     }
     this.#dispatch();
+  }
+
+  /** Settles a task the pool ends itself (the worker's own answers go through #settle too). */
+  #reject(task: Task, error: Error): void {
+    task.settled = true;
+    this.#failed++;
+    task.settle([], error);
   }
 
   #settle(task: Task, values: unknown[], error?: Error): void {
     this.#pending--;
     this.#updateRef();
+    this.#finish(task, values, error);
+  }
+
+  #finish(task: Task, values: unknown[], error: Error | undefined): void {
+    clearTimeout(task.timer);
+    task.worker = undefined;
+    if (task.settled) {
+      return; // its caller left (imap return()); nobody is waiting
+    }
+    task.settled = true;
+    if (error === undefined) {
+      this.#completed++;
+    } else {
+      this.#failed++;
+    }
     task.settle(values, error);
   }
 
+  /** Ends the task `worker` is running, with `error`, and stops and replaces the worker. */
+  #stopRunning(worker: PoolWorker, task: Task, error: Error, reason: 'timeout' | 'abort'): void {
+    const at = worker.inFlight.indexOf(task);
+    if (at === -1) {
+      return;
+    }
+    if (at > 0) {
+      // Sent but not started (behind the running one): drop it; its result is ignored.
+      worker.inFlight.splice(at, 1);
+      this.#settle(task, [], error);
+      return;
+    }
+    const [, ...notStarted] = worker.inFlight.splice(0);
+    this.#settle(task, [], error);
+    for (const waiting of notStarted) {
+      waiting.worker = undefined;
+    }
+    this.#queue.unshift(...notStarted);
+    worker.exitReason = reason;
+    worker.kill(this.#options.killTimeout);
+    this.#dispatch(); // and #maintain() starts the replacement
+  }
+
   #dispatch(): void {
+    const dispatched = this.#queue.length;
     while (this.#queue.length > 0 && this.#idle.length > 0) {
       const worker = this.#idle.shift()!;
       const task = this.#queue.shift()!;
@@ -254,11 +416,36 @@ export class PoolManager implements WorkerListener {
         this.#settle(task, [], new SerializationError('argument', String((error as Error).message ?? error), { cause: error }));
         continue;
       }
+      task.worker = worker;
+      if (task.timeout !== undefined) {
+        const { timeout } = task;
+        task.timer = setTimeout(
+          () => this.#stopRunning(worker, task, new TaskTimeoutError(worker.name, worker.pid, timeout), 'timeout'),
+          timeout,
+        );
+      }
       const { maxTasksPerChild } = this.#options;
-      worker.state = maxTasksPerChild !== null && worker.tasksSent >= maxTasksPerChild ? 'retiring' : 'busy';
+      if (maxTasksPerChild !== null && worker.tasksSent >= maxTasksPerChild) {
+        worker.state = 'retiring'; // it exits by itself after this task
+        worker.exitReason = 'max-tasks';
+      } else {
+        worker.state = 'busy';
+      }
+    }
+    if (this.#queue.length < dispatched) {
+      this.#afterQueueShrank();
     }
     this.#maintain();
     this.#drainIfDone();
+  }
+
+  /** Wakes producers waiting for room in the queue. */
+  #afterQueueShrank(): void {
+    if (this.#roomWaiters.length > 0 && (this.room > 0 || this.#state === 'terminated')) {
+      for (const wake of this.#roomWaiters.splice(0)) {
+        wake();
+      }
+    }
   }
 
   /** Starts workers until the pool is at full size (a retiring worker already has its replacement). */
@@ -279,12 +466,12 @@ export class PoolManager implements WorkerListener {
   }
 
   #spawn(): void {
-    const { moduleUrl, initializer, initargs, maxTasksPerChild, execArgv, env, cwd } = this.#options;
+    const { moduleUrl, initializer, initargs, maxTasksPerChild, maxMemoryPerChild, execArgv, env, cwd } = this.#options;
     const name = nextWorkerName();
     let child;
     try {
       child = this.#fork(workerEntry, [], {
-        execArgv,
+        execArgv: withOwnInspectorPort(execArgv, Number(name.slice(name.lastIndexOf('-') + 1))),
         env,
         cwd,
         serialization: 'advanced',
@@ -295,9 +482,12 @@ export class PoolManager implements WorkerListener {
       this.#break(new WorkerInitError(name, `fork() failed: ${(error as Error).message}`, { cause: error }));
       return;
     }
-    const worker = new PoolWorker(name, child, { moduleUrl, initializer, initargs, maxTasks: maxTasksPerChild }, this);
+    const init = { moduleUrl, initializer, initargs, maxTasks: maxTasksPerChild, reportMemory: maxMemoryPerChild !== null };
+    const worker = new PoolWorker(name, child, init, this);
     this.#workers.add(worker);
+    this.#spawned++;
     worker.setRef(this.#refed);
+    this.#options.onWorkerStart?.({ name, pid: worker.pid });
   }
 
   /**
@@ -310,6 +500,7 @@ export class PoolManager implements WorkerListener {
       return;
     }
     for (const worker of this.#idle) {
+      worker.exitReason ??= 'close';
       worker.disconnect();
     }
     this.#idle.length = 0;

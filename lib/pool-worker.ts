@@ -16,6 +16,7 @@ import { PROTOCOL_TAG, isFromWorker, type FromWorker, type InitMessage, type ToW
 import { pack } from './payload.js';
 import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
+import type { ExitReason } from './pool-stats.js';
 
 /** The part of `ChildProcess` the pool uses; unit tests pass a fake. */
 export interface ChildLike extends EventEmitter {
@@ -38,8 +39,14 @@ export interface Task {
   readonly id: number;
   readonly fn: FnRecord;
   readonly chunk: unknown[][];
+  /** Milliseconds the chunk may run before its worker is stopped; `undefined`: no limit. */
+  readonly timeout?: number | undefined;
   /** Called exactly once, by the manager, with the chunk's values or its error. */
   settle(values: unknown[], error?: Error): void;
+  /** The manager's bookkeeping: the worker running it, its timeout timer, whether settled. */
+  worker?: PoolWorker | undefined;
+  timer?: NodeJS.Timeout | undefined;
+  settled?: boolean;
 }
 
 /** What a worker reports to its manager. */
@@ -56,6 +63,8 @@ export class PoolWorker {
   readonly inFlight: Task[] = [];
   /** Tasks sent so far, checked against `maxTasksPerChild`. */
   tasksSent = 0;
+  /** Why the pool is letting this worker go, once it has decided to; else it crashed. */
+  exitReason: ExitReason | undefined;
   readonly #child: ChildLike;
   readonly #listener: WorkerListener;
   readonly #knownFunctions = new Set<number>();

@@ -3,24 +3,46 @@
  * turns it into tasks (chunks) for the manager, and gathers what comes back into
  * promises, `AsyncResult`s and async iterators.
  */
+import { EventEmitter } from 'node:events';
 import { AsyncResult, settleAsyncResult, type ResultCallbacks } from './async-result.js';
-import { defaultChunksize, gatherChunks, toChunks } from './chunking.js';
+import { defaultChunksize } from './chunking.js';
 import { assertNotImportingTaskModule } from './current-process.js';
-import { PoolError, PoolNotRunningError, PoolTerminatedError, SerializationError } from './errors.js';
+import { AbortError, PoolError, PoolNotRunningError, PoolTerminatedError, SerializationError } from './errors.js';
 import { pack, type Packed } from './payload.js';
 import { IMapIterator } from './imap-iterator.js';
-import { describeValue, resolveOptions, type PoolOptions } from './options.js';
-import { PoolManager, type PoolState } from './pool-manager.js';
+import { describeValue, resolveOptions, validateTaskTimeout, type PoolOptions } from './options.js';
+import { PoolManager, type PoolState, type WorkerExitEvent, type WorkerStartEvent } from './pool-manager.js';
+import type { PoolStats } from './pool-stats.js';
 import type { ForkFn, Task } from './pool-worker.js';
+import { submitCall, type CallLimits, type Settle } from './submit-call.js';
 import { TaskFunctions, type FnRecord } from './task-functions.js';
 import type { AnyIterable, AnyTaskModule, TaskArgs, TaskFn, TaskItem, TaskResult } from './types.js';
-import { isAsyncIterable, validateCallback, validateChunksize, validateIterable } from './validate.js';
+import { isAsyncIterable, validateCallback, validateChunksize, validateIterable, validateSignal } from './validate.js';
 
 /** @internal Unit tests inject a fake `fork` under this key. */
 export const kFork = Symbol('forkpool.fork');
 
+/** Options every submitting method takes. */
+export interface TaskOptions {
+  /**
+   * Time limit per item, in milliseconds (a chunk of n items gets n times this). A task
+   * past it is rejected with `TaskTimeoutError` and its worker stopped and replaced.
+   * @default the pool's `timeout` (no limit unless set)
+   */
+  timeout?: number;
+  /**
+   * Cancels the call: queued tasks are dropped, running ones have their worker stopped
+   * and replaced, and the call rejects (or `imap` throws) `AbortError` with `signal.reason`.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of `applyAsync`. */
+export interface ApplyAsyncOptions<R> extends TaskOptions, ResultCallbacks<R> {}
+
 /** Options of `map`, `starmap`, `imap`, `imapUnordered`. */
-export interface ChunkOptions {
+export interface ChunkOptions extends TaskOptions {
   /**
    * Items per task sent to a worker.
    * @default map/starmap: ceil(items / (processes * 4)); imap/imapUnordered: 1
@@ -31,25 +53,34 @@ export interface ChunkOptions {
 /** Options of `mapAsync` and `starmapAsync`. */
 export interface MapAsyncOptions<R> extends ChunkOptions, ResultCallbacks<R> {}
 
-type Settle = (values: unknown[], error?: Error) => void;
+/** Events of a pool: `pool.on('workerExit', (event) => …)`. Listeners run after the fact, never inside the pool's bookkeeping. */
+export interface PoolEvents {
+  /** A worker process was forked (it has not imported the task module yet). */
+  workerStart: [event: WorkerStartEvent];
+  /** A worker process has exited; `reason` says why. */
+  workerExit: [event: WorkerExitEvent];
+}
 
 /** Chunks submitted and not yet read per `imap` call: bounds memory on endless input. */
 const imapWindowPerProcess = 4;
 
-export class Pool<M extends object = AnyTaskModule> {
+export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEvents> {
   readonly #manager: PoolManager;
   readonly #functions: TaskFunctions;
   readonly #processes: number;
-  readonly #imaps = new Set<IMapIterator<unknown>>();
+  readonly #timeout: number | undefined;
+  readonly #imaps = new Set<IMapIterator<unknown, Task>>();
 
   /**
    * Starts `processes` workers, each importing `module` and running `initializer`.
    * @throws TypeError, RangeError for invalid options (the message says which and why)
    */
   constructor(options?: PoolOptions<TaskFn<M>>) {
+    super();
     assertNotImportingTaskModule();
     const resolved = resolveOptions(options);
     this.#processes = resolved.processes;
+    this.#timeout = resolved.timeout;
     this.#functions = new TaskFunctions(resolved.moduleUrl);
     let initializer: FnRecord | null = null;
     if (resolved.initializer !== undefined) {
@@ -67,6 +98,9 @@ export class Pool<M extends object = AnyTaskModule> {
       initargs,
       initializer: initializer?.full ?? null,
       fork: (options as { [kFork]?: ForkFn } | undefined)?.[kFork],
+      // Emitted on a later tick: a listener never runs inside the pool's bookkeeping.
+      onWorkerStart: (event) => queueMicrotask(() => this.emit('workerStart', event)),
+      onWorkerExit: (event) => queueMicrotask(() => this.emit('workerExit', event)),
     });
   }
 
@@ -80,26 +114,36 @@ export class Pool<M extends object = AnyTaskModule> {
     return this.#manager.state;
   }
 
+  /** A snapshot of the pool's workers and counters, for metrics. */
+  stats(): PoolStats {
+    return this.#manager.stats();
+  }
+
+  /** Resolves as soon as the queue has room under `maxQueue` (at once if it has). */
+  waitForRoom(): Promise<void> {
+    return this.#manager.waitForRoom();
+  }
+
   /** Runs `fn(...args)` in a worker and resolves with its result. Python's `apply`. */
-  apply<F extends TaskFn<M>>(fn: F, args?: TaskArgs<M, F>): Promise<TaskResult<M, F>> {
-    return settled(() => this.applyAsync(fn, args).get());
+  apply<F extends TaskFn<M>>(fn: F, args?: TaskArgs<M, F>, options?: TaskOptions): Promise<TaskResult<M, F>> {
+    return settled(() => this.applyAsync(fn, args, options).get());
   }
 
   /** Queues `fn(...args)` and returns its `AsyncResult` at once. Python's `apply_async`. */
   applyAsync<F extends TaskFn<M>>(
     fn: F,
     args?: TaskArgs<M, F>,
-    callbacks: ResultCallbacks<TaskResult<M, F>> = {},
+    options: ApplyAsyncOptions<TaskResult<M, F>> = {},
   ): AsyncResult<TaskResult<M, F>> {
     this.#assertRunning();
     const argList = args ?? [];
     if (!Array.isArray(argList)) {
       throw new TypeError(`Expected \`args\` to be an array of arguments, got ${describeValue(argList)}`);
     }
-    validateCallbacks(callbacks);
+    const limits = this.#callOptions(options);
     const record = this.#functions.resolve(fn);
-    const result = new AsyncResult<TaskResult<M, F>>(callbacks);
-    this.#submit(record, [[...argList]], 1, (values, error) =>
+    const result = new AsyncResult<TaskResult<M, F>>(options);
+    this.#submit(record, [[...argList]], 1, limits, (values, error) =>
       settleAsyncResult(result, error ? { ok: false, error } : { ok: true, value: values[0] as TaskResult<M, F> }),
     );
     return result;
@@ -190,6 +234,39 @@ export class Pool<M extends object = AnyTaskModule> {
     return stopped;
   }
 
+  /**
+   * `close()`, then `join()`; if work is still running after `timeoutMs`, `terminate()`.
+   * Resolves once every worker has exited, with `'drained'` (all queued work finished)
+   * or `'terminated'` (the rest was cut short and rejected). For servers on `SIGTERM`.
+   * @param timeoutMs - how long the queued work may take; @default Infinity
+   */
+  async shutdown(timeoutMs = Number.POSITIVE_INFINITY): Promise<'drained' | 'terminated'> {
+    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw new TypeError(`Expected \`timeoutMs\` to be a number >= 0, got ${describeValue(timeoutMs)}`);
+    }
+    if (this.state === 'running') {
+      this.close();
+    }
+    if (this.state === 'terminated') {
+      await this.join();
+      return 'terminated';
+    }
+    let forced = false;
+    const timer =
+      timeoutMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : setTimeout(() => {
+            forced = true;
+            void this.terminate();
+          }, timeoutMs);
+    try {
+      await this.join();
+    } finally {
+      clearTimeout(timer);
+    }
+    return forced ? 'terminated' : 'drained';
+  }
+
   /** `await using pool = new Pool(…)` terminates it on scope exit, like Python's `with Pool() as p`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.terminate();
@@ -204,6 +281,22 @@ export class Pool<M extends object = AnyTaskModule> {
     }
   }
 
+  /** Validates the options every call takes; fills in the pool's timeout. */
+  #callOptions(options: (TaskOptions & ResultCallbacks<never>) | undefined): CallLimits {
+    if (options === undefined) {
+      return { timeout: this.#timeout, signal: undefined };
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`Expected an options object, got ${describeValue(options)}`);
+    }
+    validateCallback('callback', options.callback);
+    validateCallback('errorCallback', options.errorCallback);
+    return {
+      timeout: options.timeout === undefined ? this.#timeout : validateTaskTimeout(options.timeout),
+      signal: validateSignal(options.signal),
+    };
+  }
+
   #mapAsync<R>(
     fn: unknown,
     iterable: unknown,
@@ -213,14 +306,14 @@ export class Pool<M extends object = AnyTaskModule> {
     this.#assertRunning();
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize);
-    validateCallbacks(options);
+    const limits = this.#callOptions(options);
     const record = this.#functions.resolve(fn);
     const result = new AsyncResult<R>(options);
     const settle: Settle = (values, error) =>
       settleAsyncResult(result, error ? { ok: false, error } : { ok: true, value: values as R });
     const submit = (items: unknown[]) => {
       const argLists = items.map(toArgs);
-      this.#submit(record, argLists, chunksize ?? defaultChunksize(argLists.length, this.#processes), settle);
+      this.#submit(record, argLists, chunksize ?? defaultChunksize(argLists.length, this.#processes), limits, settle);
     };
     if (isAsyncIterable(iterable)) {
       // The call was accepted while running: a close() meanwhile must still let it run.
@@ -246,55 +339,61 @@ export class Pool<M extends object = AnyTaskModule> {
     this.#assertRunning();
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize) ?? 1;
+    const { timeout, signal } = this.#callOptions(options);
     // Synchronous: a native fn is refused rather than matched by identity.
     const record = this.#functions.resolve(fn, 'fn', false) as FnRecord;
-    const release = this.#manager.holdOpen();
-    const iterator: IMapIterator<R> = new IMapIterator<R>({
+    const manager = this.#manager;
+    const release = manager.holdOpen();
+    const onAbort = () => iterator.abort(new AbortError(signal!.reason));
+    const iterator: IMapIterator<R, Task> = new IMapIterator<R, Task>({
       source: iterable as AnyIterable<unknown>,
       ordered,
       chunksize,
       window: this.#processes * imapWindowPerProcess,
       toArgs: (item) => [item],
       hooks: {
-        submit: (chunk, done) => this.#submitChunk(record, chunk, done),
-        withdraw: (handles) => this.#manager.withdraw((task) => handles.has(task)),
+        submit: (chunk, done) => {
+          const task: Task = {
+            id: manager.nextTaskId(),
+            fn: record,
+            chunk,
+            timeout: timeout === undefined ? undefined : timeout * chunk.length,
+            settle: done,
+          };
+          manager.submit([task]);
+          return task;
+        },
+        cancel: (tasks, error) => manager.cancel(tasks, error),
+        waitForRoom: () => (manager.room > 0 ? undefined : manager.waitForRoom()),
         release: () => {
           release();
-          this.#imaps.delete(iterator as IMapIterator<unknown>);
+          this.#imaps.delete(iterator as IMapIterator<unknown, Task>);
         },
+        finished: () => signal?.removeEventListener('abort', onAbort),
       },
     });
-    this.#imaps.add(iterator as IMapIterator<unknown>);
+    this.#imaps.add(iterator as IMapIterator<unknown, Task>);
+    if (signal?.aborted) {
+      onAbort();
+    } else {
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }
     return iterator.start();
   }
 
-  /** Splits the argument lists into chunks and submits them; `done` gets the gathered outcome. */
-  #submit(record: FnRecord | Promise<FnRecord>, argLists: unknown[][], chunksize: number, done: Settle): void {
+  /** Submits the call's tasks; with a native `fn`, once it has been matched to an export. */
+  #submit(record: FnRecord | Promise<FnRecord>, argLists: unknown[][], chunksize: number, limits: CallLimits, done: Settle): void {
     if (record instanceof Promise) {
-      // Native or bound: recognised by identity once the task module is imported.
       const release = this.#manager.holdOpen();
       record
-        .then((resolved) => this.#submitChunks(resolved, argLists, chunksize, done), (error: unknown) => done([], error as Error))
+        .then(
+          (resolved) => submitCall(this.#manager, resolved, argLists, chunksize, limits, done),
+          (error: unknown) => done([], error as Error),
+        )
         .finally(release);
     } else {
-      this.#submitChunks(record, argLists, chunksize, done);
+      submitCall(this.#manager, record, argLists, chunksize, limits, done);
     }
-  }
-
-  #submitChunks(record: FnRecord, argLists: unknown[][], chunksize: number, done: Settle): void {
-    if (argLists.length === 0) {
-      done([]);
-      return;
-    }
-    const chunks = toChunks(argLists, chunksize);
-    const gather = gatherChunks(chunks.length, chunksize, done);
-    chunks.forEach((chunk, index) => this.#submitChunk(record, chunk, gather(index)));
-  }
-
-  #submitChunk(record: FnRecord, chunk: unknown[][], done: Settle): Task {
-    const task: Task = { id: this.#manager.nextTaskId(), fn: record, chunk, settle: done };
-    this.#manager.submit(task);
-    return task;
   }
 }
 
@@ -304,17 +403,6 @@ function settled<T>(start: () => Promise<T>): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
-}
-
-function validateCallbacks(callbacks: ResultCallbacks<never> | undefined): void {
-  if (callbacks === undefined || callbacks === null || typeof callbacks !== 'object') {
-    if (callbacks !== undefined) {
-      throw new TypeError(`Expected an options object, got ${describeValue(callbacks)}`);
-    }
-    return;
-  }
-  validateCallback('callback', callbacks.callback);
-  validateCallback('errorCallback', callbacks.errorCallback);
 }
 
 /** `Array.fromAsync`, which Node.js 20 lacks. */

@@ -30,6 +30,7 @@ type TaskFn = (...args: unknown[]) => unknown;
 let moduleUrl: string | null = null;
 let taskModule: Record<string, unknown> = {};
 let tasksLeft = Number.POSITIVE_INFINITY;
+let reportMemory = false;
 const compiled = new Map<number, TaskFn>();
 const queue: TaskMessage[] = [];
 let draining = false;
@@ -82,6 +83,7 @@ async function init(message: InitMessage): Promise<void> {
   setWorkerIdentity(identity);
   moduleUrl = message.moduleUrl;
   tasksLeft = message.maxTasks ?? Number.POSITIVE_INFINITY;
+  reportMemory = message.reportMemory;
   let stage = `importing the task module ${moduleUrl === null ? '' : fileURLToPath(moduleUrl)}`;
   try {
     if (moduleUrl !== null) {
@@ -164,8 +166,9 @@ async function run(task: TaskMessage): Promise<void> {
     failure = { kind: 'thrown', error: serializeError(error) };
   }
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
+  const rss = reportMemory ? process.memoryUsage.rss() : undefined;
   try {
-    send({ type: 'result', id: task.id, values: pack(values, 1), failure }, retire);
+    send({ type: 'result', id: task.id, values: pack(values, 1), failure, rss }, retire);
   } catch (error) {
     // A value that structured clone refuses (a function, a symbol …): report it, stay alive.
     const bad = values.findIndex((value) => !isCloneable(value));
@@ -175,6 +178,7 @@ async function run(task: TaskMessage): Promise<void> {
         id: task.id,
         values: pack(values.slice(0, Math.max(bad, 0)), 1),
         failure: { kind: 'unserializable', detail: (error as Error).message },
+        rss,
       },
       retire,
     );

@@ -1,0 +1,57 @@
+/**
+ * One call's tasks: `apply` is one chunk of one item, `map` many chunks. They are
+ * submitted all or none, their outcomes gathered as Python's `MapResult` does, and an
+ * `AbortSignal` cancels those not yet settled.
+ */
+import { gatherChunks, toChunks } from './chunking.js';
+import { AbortError } from './errors.js';
+import type { PoolManager } from './pool-manager.js';
+import type { Task } from './pool-worker.js';
+import type { FnRecord } from './task-functions.js';
+
+export type Settle = (values: unknown[], error?: Error) => void;
+
+/** Per-call limits, validated. */
+export interface CallLimits {
+  /** Milliseconds per item; a chunk of n items gets n times this. */
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+export function submitCall(
+  manager: PoolManager,
+  fn: FnRecord,
+  argLists: unknown[][],
+  chunksize: number,
+  { timeout, signal }: CallLimits,
+  done: Settle,
+): void {
+  if (signal?.aborted) {
+    done([], new AbortError(signal.reason));
+    return;
+  }
+  if (argLists.length === 0) {
+    done([]);
+    return;
+  }
+  const chunks = toChunks(argLists, chunksize);
+  let onAbort: (() => void) | undefined;
+  const gather = gatherChunks(chunks.length, chunksize, (values, error) => {
+    if (onAbort !== undefined) {
+      signal!.removeEventListener('abort', onAbort);
+    }
+    done(values, error);
+  });
+  const tasks: Task[] = chunks.map((chunk, index) => ({
+    id: manager.nextTaskId(),
+    fn,
+    chunk,
+    timeout: timeout === undefined ? undefined : timeout * chunk.length,
+    settle: gather(index),
+  }));
+  if (signal !== undefined) {
+    onAbort = () => manager.cancel(new Set(tasks), new AbortError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  manager.submit(tasks);
+}
