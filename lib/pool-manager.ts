@@ -27,7 +27,7 @@ import {
   type WorkerExitInfo,
 } from './errors.js';
 import { emptyReplacements, isReplacementReason, type ExitReason, type PoolStats } from './pool-stats.js';
-import { withOwnInspectorPort } from './worker-args.js';
+import { withOwnInspectorPort, workerLauncher } from './worker-args.js';
 import { assertNever, type FnRef, type FromWorker, type TaskFailure } from './messages.js';
 import { unpack, type Packed } from './payload.js';
 import { PoolWorker, type ForkFn, type Task, type WorkerListener } from './pool-worker.js';
@@ -468,10 +468,12 @@ export class PoolManager implements WorkerListener {
   #spawn(): void {
     const { moduleUrl, initializer, initargs, maxTasksPerChild, maxMemoryPerChild, execArgv, env, cwd } = this.#options;
     const name = nextWorkerName();
+    const { execPath, prefix } = workerLauncher();
     let child;
     try {
       child = this.#fork(workerEntry, [], {
-        execArgv: withOwnInspectorPort(execArgv, Number(name.slice(name.lastIndexOf('-') + 1))),
+        execPath,
+        execArgv: [...prefix, ...withOwnInspectorPort(execArgv, Number(name.slice(name.lastIndexOf('-') + 1)))],
         env,
         cwd,
         serialization: 'advanced',

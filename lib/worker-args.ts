@@ -1,4 +1,6 @@
 /** The command line each worker starts with. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const inspectFlag = /^(--inspect(?:-brk|-wait)?|--inspect-port|--debug-port)(?:=(.*))?$/;
 
@@ -22,4 +24,36 @@ export function withOwnInspectorPort(execArgv: readonly string[], workerNumber: 
     }
     return `${flag}=${host}${(port === '' ? process.debugPort : Number(port)) + workerNumber}`;
   });
+}
+
+/** How a worker is started: the program to exec and the arguments before Node's own. */
+export interface Launcher {
+  execPath: string;
+  prefix: string[];
+}
+
+let launcher: Launcher | undefined;
+
+/**
+ * A worker must die with its parent even when it is busy in synchronous code, where the
+ * IPC channel's 'disconnect' never gets a turn. On Linux the kernel can do it: util-linux's
+ * `setpriv --pdeathsig KILL` sets the child's parent-death signal, then execs Node in the
+ * same process. Elsewhere (or without setpriv, or where it fails) Node starts directly and
+ * the worker leaves on 'disconnect' alone. Probed once per process.
+ */
+export function workerLauncher(): Launcher {
+  launcher ??= probeParentDeathSignal() ?? { execPath: process.execPath, prefix: [] };
+  return launcher;
+}
+
+function probeParentDeathSignal(): Launcher | undefined {
+  if (process.platform !== 'linux') {
+    return undefined;
+  }
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+  if (setpriv === undefined) {
+    return undefined;
+  }
+  const probe = spawnSync(setpriv, ['--pdeathsig', 'KILL', '--', process.execPath, '--version'], { stdio: 'ignore' });
+  return probe.status === 0 ? { execPath: setpriv, prefix: ['--pdeathsig', 'KILL', '--', process.execPath] } : undefined;
 }
