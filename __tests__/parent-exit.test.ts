@@ -123,6 +123,32 @@ describe('parent exit', () => {
     }
   });
 
+  test('workers busy in synchronous code when the parent is killed exit too', async () => {
+    // They never handle the channel's 'disconnect': the kernel's parent-death signal
+    // (set through setpriv on Linux) is what ends them.
+    const workers = await Rendezvous.open();
+    try {
+      const script = runScript('hanging-pool.js', [workers.path, 'spin']);
+      const reports = await within(workers.take(2), 'both workers reporting their running task');
+      for (const report of reports) {
+        strays.add(report.pid);
+      }
+      const spinning = reports.map(
+        (report) => new Promise<void>((resolve) => report.socket.once('data', () => resolve())),
+      );
+      for (const report of reports) {
+        report.socket.write('go\n');
+      }
+      await within(Promise.all(spinning), 'both workers spinning');
+      script.child.kill('SIGKILL');
+      await expect(script.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+      const alive = await allGone(reports.map((report) => report.pid));
+      expect(alive).toEqual([]);
+    } finally {
+      await workers.close();
+    }
+  });
+
   test("a worker's console.log reaches the parent's stdout, console.error its stderr", async () => {
     const script = runScript('worker-output.js');
     const exit = await within(script.exited, 'the script exiting');
