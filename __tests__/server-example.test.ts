@@ -1,15 +1,17 @@
 /**
  * scripts/server.js, the HTTP server example, run as a user runs it: it answers from its
- * workers, survives a worker that crashes, and on SIGTERM or SIGINT drains the requests in
- * progress, joins its pool and exits 0, leaving no worker behind. A second signal
- * terminates the pool and exits 1.
+ * workers, survives a worker that crashes, refuses a request past its queue's bound with
+ * 503, answers 504 for a task past its time limit, stops the worker of a client that
+ * hung up, and on SIGTERM or SIGINT drains the requests in progress, joins its pool and
+ * exits 0, leaving no worker behind. A second signal, or the drain's deadline, terminates
+ * the pool and exits 1.
  *
  * A request is held in its worker by the tasks' test gate (SERVER_TASK_GATE, see
  * scripts/server-tasks.js): the test learns that it is running there from the rendezvous
  * socket, signals the server, and only then lets the task finish.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { get } from 'node:http';
+import { get, type IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import pDefer from 'p-defer';
@@ -41,6 +43,10 @@ interface Server {
 interface Response {
   status: number;
   body: Record<string, unknown>;
+}
+
+interface FullResponse extends Response {
+  headers: IncomingHttpHeaders;
 }
 
 const started = new Set<ChildProcess>();
@@ -128,14 +134,20 @@ async function startServer(extraEnv: Record<string, string> = {}, options: { det
 }
 
 /** `GET http://127.0.0.1:<port><path>` on a connection of its own; resolves with the status and JSON body. */
-function request(port: number, path: string): Promise<Response> {
+async function request(port: number, path: string): Promise<Response> {
+  const { status, body } = await requestWithHeaders(port, path);
+  return { status, body };
+}
+
+/** `request()` with the response headers; aborting `signal` hangs up, as a client that gives up does. */
+function requestWithHeaders(port: number, path: string, signal?: AbortSignal): Promise<FullResponse> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path, agent: false, signal }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (data: string) => (text += data));
       res.on('end', () => {
         try {
-          resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> });
+          resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> });
         } catch (error) {
           reject(error as Error);
         }
@@ -144,6 +156,24 @@ function request(port: number, path: string): Promise<Response> {
     });
     req.on('error', reject);
   });
+}
+
+/** The server's `GET /stats`: `pool.stats()`. */
+async function statsOf(server: Server): Promise<Record<string, unknown>> {
+  const { status, body } = await request(server.port, '/stats');
+  expect(status).toBe(200);
+  return body;
+}
+
+/** SIGTERM, and the server exits 0 once its pool has drained. */
+async function stop(server: Server): Promise<void> {
+  server.child.kill('SIGTERM');
+  await expect(within(server.exited, 'the server exiting after SIGTERM')).resolves.toEqual({ code: 0, signal: null });
+  expect(server.lines.at(-1)).toBe('stopped');
+}
+
+function fibonacci(n: number): number {
+  return n < 2 ? n : fibonacci(n - 1) + fibonacci(n - 2);
 }
 
 /** The server's workers now, remembered as strays so a failing test cannot leave them behind. */
@@ -237,6 +267,137 @@ describe('scripts/server.js', () => {
       expect(workers.filter(isAlive)).toEqual([]);
       // The held request was answered 503 (PoolTerminatedError), or its connection went with the server.
       expect([503, 'ECONNRESET']).toContain(await within(response, 'the terminated request settling'));
+    } finally {
+      await gate.close();
+    }
+  });
+
+  test('a request past MAX_QUEUE is refused with 503 and Retry-After; the queued ones are answered', async () => {
+    const gate = await Rendezvous.open();
+    try {
+      const processes = cpuCount();
+      // As many as there are workers: the first requests fit in the queue even if they
+      // arrive while the workers are still starting.
+      const maxQueue = processes;
+      const server = await startServer({ SERVER_TASK_GATE: gate.path, MAX_QUEUE: String(maxQueue) });
+      workersOf(server);
+      const fib = (n: number) => requestWithHeaders(server.port, `/fib?n=${n}`);
+
+      // Every worker holds a request: nothing leaves the queue until the test opens a gate.
+      const held = Array.from({ length: processes }, (_, i) => fib(i));
+      const running = await within(gate.take(processes), 'a request reaching each worker');
+      // One request more than the queue holds, in whatever order they arrive: exactly one
+      // is refused, and it is the first answer, since no other can be answered yet.
+      const queued = Array.from({ length: maxQueue + 1 }, (_, i) => fib(10 + i));
+      const refused = await within(Promise.race(queued), 'the request past the queue being refused');
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.body).toEqual({ code: 'ERR_QUEUE_FULL', error: expect.stringContaining(`maxQueue: ${maxQueue}`) });
+      await expect(statsOf(server)).resolves.toMatchObject({ queued: maxQueue, running: processes });
+
+      for (const report of running) {
+        report.socket.write('go\n');
+      }
+      for (const report of await within(gate.take(maxQueue), 'the queued requests reaching workers')) {
+        report.socket.write('go\n');
+      }
+      const answers = await within(Promise.all([...held, ...queued]), 'every request being answered');
+      expect(answers.filter((answer) => answer.status === 503)).toEqual([refused]);
+      for (const { status, body } of answers.filter((answer) => answer !== refused)) {
+        expect(status).toBe(200);
+        expect(body.value).toBe(fibonacci(body.n as number));
+      }
+      await expect(statsOf(server)).resolves.toMatchObject({ queued: 0, running: 0, completed: processes + maxQueue, failed: 1 });
+
+      await stop(server);
+    } finally {
+      await gate.close();
+    }
+  });
+
+  test('a client that disconnects while its request runs gets its worker stopped and replaced', async () => {
+    const gate = await Rendezvous.open();
+    try {
+      const server = await startServer({ SERVER_TASK_GATE: gate.path });
+      workersOf(server);
+      const client = new AbortController();
+      const abandoned = requestWithHeaders(server.port, '/fib?n=25', client.signal).catch((error: Error) => error.name);
+      const running = await within(gate.next(), 'the request reaching a worker');
+
+      client.abort();
+      await expect(abandoned).resolves.toBe('AbortError');
+      // The server logs each worker the pool replaced, once the process has exited.
+      await within(server.printed(`${running.name} (pid ${running.pid}) exited: abort`), 'the server stopping the worker');
+      await within(running.closed, 'the stopped worker closing its gate connection');
+      expect(isAlive(running.pid)).toBe(false);
+      const stats = await statsOf(server);
+      expect(stats).toMatchObject({
+        queued: 0,
+        running: 0,
+        completed: 0,
+        failed: 1,
+        spawned: cpuCount() + 1,
+        replacements: { 'max-tasks': 0, memory: 0, timeout: 0, abort: 1, crash: 0 },
+      });
+      // The replacement was forked when the worker was stopped.
+      const workers = workersOf(server);
+      expect(workers).toHaveLength(cpuCount());
+      expect(workers).not.toContain(running.pid);
+
+      // And the server goes on serving.
+      const response = request(server.port, '/fib?n=20');
+      (await within(gate.next(), 'the next request reaching a worker')).socket.write('go\n');
+      await expect(within(response, 'the next request')).resolves.toEqual({ status: 200, body: { n: 20, value: 6765 } });
+
+      await stop(server);
+    } finally {
+      await gate.close();
+    }
+  });
+
+  test('a task past TASK_TIMEOUT_MS gets 504, and its worker is stopped and replaced', async () => {
+    const gate = await Rendezvous.open();
+    try {
+      // The gate never opens: the request can only end by its time limit.
+      const server = await startServer({ SERVER_TASK_GATE: gate.path, TASK_TIMEOUT_MS: '50' });
+      workersOf(server);
+      const { status, body } = await within(request(server.port, '/fib?n=25'), 'the held request timing out');
+      expect(status).toBe(504);
+      expect(body).toEqual({ code: 'ERR_TASK_TIMEOUT', error: expect.stringContaining('timeout of 50 ms') });
+
+      const [, name, pid] = /on (PoolWorker-\d+) \(pid (\d+)\)/.exec(body.error as string)!;
+      await within(server.printed(`${name} (pid ${pid}) exited: timeout`), 'the server stopping the worker');
+      expect(isAlive(Number(pid))).toBe(false);
+      await expect(statsOf(server)).resolves.toMatchObject({
+        failed: 1,
+        replacements: { 'max-tasks': 0, memory: 0, timeout: 1, abort: 0, crash: 0 },
+      });
+
+      await stop(server);
+    } finally {
+      await gate.close();
+    }
+  });
+
+  test('a drain past SHUTDOWN_TIMEOUT_MS terminates the pool: the request gets 503 and the server exits 1', async () => {
+    const gate = await Rendezvous.open();
+    try {
+      const server = await startServer({ SERVER_TASK_GATE: gate.path, SHUTDOWN_TIMEOUT_MS: '50' });
+      const workers = workersOf(server);
+      const response = request(server.port, '/fib?n=25');
+      const running = await within(gate.next(), 'the request reaching a worker');
+
+      // The gate never opens: the drain can only end by its deadline.
+      server.child.kill('SIGTERM');
+      await expect(within(response, 'the terminated request')).resolves.toMatchObject({
+        status: 503,
+        body: { code: 'ERR_POOL_TERMINATED' },
+      });
+      await expect(within(server.exited, 'the server exiting')).resolves.toEqual({ code: 1, signal: null });
+      expect(server.lines).toContain('shutting down');
+      expect(server.lines.at(-1)).toBe('terminated: still busy after 50 ms');
+      await within(running.closed, 'the killed worker closing its gate connection');
+      expect(workers.filter(isAlive)).toEqual([]);
     } finally {
       await gate.close();
     }
