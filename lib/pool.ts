@@ -264,7 +264,8 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     } finally {
       clearTimeout(timer);
     }
-    return forced ? 'terminated' : 'drained';
+    // Terminated by the deadline, or by a terminate() of someone else meanwhile.
+    return forced || this.state === 'terminated' ? 'terminated' : 'drained';
   }
 
   /** `await using pool = new Pool(…)` terminates it on scope exit, like Python's `with Pool() as p`. */
