@@ -124,7 +124,7 @@ export class TaskTimeoutError extends PoolError {
 
   constructor(workerName: string, pid: number | undefined, timeout: number) {
     super(
-      `Task ran past its timeout of ${timeout} ms on ${workerName} (pid ${pid}); the worker was stopped and replaced`,
+      `Task ran past its timeout of ${timeout} ms on ${workerName} (pid ${pid}); the worker was stopped`,
       'ERR_TASK_TIMEOUT',
     );
     this.workerName = workerName;

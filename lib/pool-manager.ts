@@ -55,7 +55,7 @@ export interface ManagerOptions {
 
 /** The `'workerStart'` event. */
 export interface WorkerStartEvent {
-  name: string;
+  workerName: string;
   pid: number | undefined;
 }
 
@@ -122,9 +122,9 @@ export class PoolManager implements WorkerListener {
     return this.#nextTaskId++;
   }
 
-  /** Room left in the queue under `maxQueue`. */
+  /** Tasks the pool can take now: idle workers take some at once, the queue the rest up to `maxQueue`. */
   get room(): number {
-    return this.#options.maxQueue - this.#queue.length;
+    return this.#options.maxQueue - this.#queue.length + this.#idle.length;
   }
 
   /** Resolves as soon as the queue has room for one more task. */
@@ -147,8 +147,7 @@ export class PoolManager implements WorkerListener {
       }
       return;
     }
-    // Tasks an idle worker takes at once never wait in the queue.
-    if (tasks.length - this.#idle.length > this.room) {
+    if (tasks.length > this.room) {
       const full = new QueueFullError(this.#options.maxQueue, tasks.length);
       for (const task of tasks) {
         this.#reject(task, full);
@@ -172,7 +171,11 @@ export class PoolManager implements WorkerListener {
   cancel(tasks: ReadonlySet<Task>, error: Error | undefined, reason: 'abort' = 'abort'): void {
     for (const task of this.#queue.remove((queued) => tasks.has(queued))) {
       this.#pending--;
-      this.#finish(task, [], error);
+      if (error === undefined) {
+        task.settled = true; // dropped unread: neither completed nor failed
+      } else {
+        this.#finish(task, [], error);
+      }
     }
     for (const task of tasks) {
       if (task.worker !== undefined && !task.settled) {
@@ -275,6 +278,7 @@ export class PoolManager implements WorkerListener {
         }
         break;
       case 'init-failed': {
+        worker.exitReason = 'startup';
         const cause = deserializeError(message.error);
         this.#break(new WorkerInitError(worker.name, `${message.stage} threw ${cause.name}: ${cause.message}`, { cause }));
         break;
@@ -299,7 +303,9 @@ export class PoolManager implements WorkerListener {
     if (idleAt !== -1) {
       this.#idle.splice(idleAt, 1);
     }
-    const reason = worker.exitReason ?? (worker.state === 'starting' ? 'startup' : 'crash');
+    // A worker that dies with a task on it crashed, whatever the pool had planned for it.
+    const crashed = worker.inFlight.length > 0 && (worker.exitReason === 'max-tasks' || worker.exitReason === 'memory');
+    const reason = crashed ? 'crash' : (worker.exitReason ?? (worker.state === 'starting' ? 'startup' : 'crash'));
     if (isReplacementReason(reason) && this.#state !== 'terminated') {
       this.#replacements[reason]++;
     }
@@ -432,7 +438,7 @@ export class PoolManager implements WorkerListener {
         worker.state = 'busy';
       }
     }
-    if (this.#queue.length < dispatched) {
+    if (this.#queue.length < dispatched || this.#idle.length > 0) {
       this.#afterQueueShrank();
     }
     this.#maintain();
@@ -489,7 +495,7 @@ export class PoolManager implements WorkerListener {
     this.#workers.add(worker);
     this.#spawned++;
     worker.setRef(this.#refed);
-    this.#options.onWorkerStart?.({ name, pid: worker.pid });
+    this.#options.onWorkerStart?.({ workerName: name, pid: worker.pid });
   }
 
   /**

@@ -265,7 +265,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
       clearTimeout(timer);
     }
     // Terminated by the deadline, or by a terminate() of someone else meanwhile.
-    return forced || this.state === 'terminated' ? 'terminated' : 'drained';
+    return forced || this.#manager.state === 'terminated' ? 'terminated' : 'drained';
   }
 
   /** `await using pool = new Pool(…)` terminates it on scope exit, like Python's `with Pool() as p`. */

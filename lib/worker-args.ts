@@ -11,19 +11,33 @@ const inspectFlag = /^(--inspect(?:-brk|-wait)?|--inspect-port|--debug-port)(?:=
  * the same host; port 0 (any free port) is kept.
  */
 export function withOwnInspectorPort(execArgv: readonly string[], workerNumber: number): string[] {
-  return execArgv.map((arg) => {
+  const result: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
     const match = inspectFlag.exec(arg);
     if (match === null) {
-      return arg;
+      result.push(arg);
+      continue;
     }
-    const [, flag, value = ''] = match;
-    const host = value.includes(':') ? `${value.slice(0, value.lastIndexOf(':'))}:` : '';
-    const port = value.includes(':') ? value.slice(value.lastIndexOf(':') + 1) : /^\d+$/.test(value) ? value : '';
+    const [, flag = '', inline] = match;
+    let value = inline ?? '';
+    // `--inspect-port 9400`: only these two take their value as the next argument.
+    if (inline === undefined && (flag === '--inspect-port' || flag === '--debug-port') && /^[\w.:[\]-]+$/.test(execArgv[i + 1] ?? '')) {
+      value = execArgv[++i]!;
+    }
+    // [host:]port, or a host alone (`--inspect=localhost`).
+    const colon = value.lastIndexOf(':');
+    const isPort = (text: string) => /^\d+$/.test(text);
+    const host = colon !== -1 ? value.slice(0, colon) : isPort(value) ? '' : value;
+    const port = colon !== -1 ? value.slice(colon + 1) : isPort(value) ? value : '';
     if (port === '0') {
-      return arg; // a random port: no clash
+      result.push(`${flag}=${value}`); // any free port: no clash
+      continue;
     }
-    return `${flag}=${host}${(port === '' ? process.debugPort : Number(port)) + workerNumber}`;
-  });
+    const ownPort = (port === '' ? process.debugPort : Number(port)) + workerNumber;
+    result.push(`${flag}=${host === '' ? '' : `${host}:`}${ownPort}`);
+  }
+  return result;
 }
 
 /** How a worker is started: the program to exec and the arguments before Node's own. */

@@ -192,6 +192,58 @@ describe('bounded queue', () => {
   const answered = new Set<number>();
 });
 
+describe('maxQueue: 0', () => {
+  test('no task ever waits: an idle worker takes one, the rest are refused; imap goes at the workers’ pace', async () => {
+    const { pool, children } = makePool({ maxQueue: 0 });
+    const child = children[0]!.ready();
+    const taken = pool.apply('f', [1]);
+    await expect(pool.apply('f', [2])).rejects.toBeInstanceOf(QueueFullError);
+    child.answer(taskIds(child)[0]!);
+    await expect(taken).resolves.toBe(1);
+    const iterator = pool.imap('f', [3, 4]);
+    const results: unknown[] = [];
+    for (let i = 1; i <= 2; i++) {
+      const next = iterator.next();
+      await flush();
+      child.answer(taskIds(child)[i]!);
+      results.push((await next).value);
+    }
+    expect(results).toEqual([3, 4]);
+    await pool.terminate();
+  });
+});
+
+describe('exit reasons', () => {
+  test('a worker that dies on its last task under maxTasksPerChild crashed; one whose initializer threw failed at startup', async () => {
+    const { pool, children } = makePool({ maxTasksPerChild: 1 });
+    const exits: WorkerExitEvent[] = [];
+    pool.on('workerExit', (event) => exits.push(event));
+    const child = children[0]!.ready();
+    const result = pool.apply('f', [1]);
+    child.exit(null, 'SIGKILL');
+    await expect(result).rejects.toMatchObject({ code: 'ERR_WORKER_EXITED' });
+    children[1]!.reply({ type: 'init-failed', stage: 'running the initializer', error: { name: 'Error', message: 'x', stack: '' } });
+    children[1]!.exit(1);
+    await flush();
+    expect(exits.map((event) => event.reason)).toEqual(['crash', 'startup']);
+    expect(pool.stats().replacements).toMatchObject({ crash: 1, 'max-tasks': 0 });
+  });
+
+  test('chunks an imap left unread are neither completed nor failed', async () => {
+    const { pool, children } = makePool();
+    const child = children[0]!.ready();
+    const iterator = pool.imap('f', [1, 2, 3, 4]);
+    const first = iterator.next();
+    await flush();
+    child.answer(taskIds(child)[0]!);
+    await expect(first).resolves.toEqual({ done: false, value: 1 });
+    await iterator.return!();
+    await flush();
+    expect(pool.stats()).toMatchObject({ completed: 1, failed: 0, queued: 0 });
+    await pool.terminate();
+  });
+});
+
 describe('memory recycling, stats and events', () => {
   test('a worker whose reported RSS is over maxMemoryPerChild is let go after its task and replaced', async () => {
     const { pool, children } = makePool({ maxMemoryPerChild: 1000 });
@@ -212,7 +264,7 @@ describe('memory recycling, stats and events', () => {
   test('stats() counts workers by state, tasks and replacements', async () => {
     const { pool, children } = makePool({ processes: 2, maxTasksPerChild: 1 });
     const starts: string[] = [];
-    pool.on('workerStart', (event) => starts.push(event.name));
+    pool.on('workerStart', (event) => starts.push(event.workerName));
     expect(pool.stats()).toEqual({
       workers: { alive: 2, starting: 2, idle: 0, busy: 0 },
       queued: 0,
@@ -266,5 +318,7 @@ describe('inspector ports', () => {
     expect(withOwnInspectorPort(['--inspect-brk=127.0.0.1:9300'], 2)).toEqual(['--inspect-brk=127.0.0.1:9302']);
     expect(withOwnInspectorPort(['--inspect'], 1)).toEqual([`--inspect=${process.debugPort + 1}`]);
     expect(withOwnInspectorPort(['--inspect=0'], 5)).toEqual(['--inspect=0']);
+    expect(withOwnInspectorPort(['--inspect-port', '9400', '--enable-source-maps'], 2)).toEqual(['--inspect-port=9402', '--enable-source-maps']);
+    expect(withOwnInspectorPort(['--inspect=localhost'], 1)).toEqual([`--inspect=localhost:${process.debugPort + 1}`]);
   });
 });
