@@ -13,6 +13,8 @@
  * | FromWorker| `init-failed` | import or initializer threw; the worker then exits        |
  * | ToWorker  | `task`        | run `fn` over each argument list of `chunk`, in order      |
  * | FromWorker| `result`      | values of the chunk, up to and excluding a failing item    |
+ * | FromWorker| `dying`       | the process is exiting (uncaught error, process.exit()):   |
+ * |           |               | which task, if any, was running                           |
  *
  * A worker leaves when its channel closes (the pool calls `disconnect()`, or the parent
  * died) or, by itself, right after the result of its `maxTasks`-th task.
@@ -87,7 +89,19 @@ export interface ResultMessage {
   rss?: number;
 }
 
-export type FromWorker = ReadyMessage | InitFailedMessage | ResultMessage;
+/**
+ * Sent, when it can be, by a worker about to exit, so that a task sent to it but not yet
+ * started (its message unread) runs elsewhere instead of failing with the worker.
+ */
+export interface DyingMessage {
+  tag: typeof PROTOCOL_TAG;
+  key: string;
+  type: 'dying';
+  /** The task running when the process began to exit, or `null` between tasks. */
+  taskId: number | null;
+}
+
+export type FromWorker = ReadyMessage | InitFailedMessage | ResultMessage | DyingMessage;
 
 function isTagged(message: unknown): message is { tag: string; type: unknown } {
   return typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === PROTOCOL_TAG;
@@ -103,7 +117,7 @@ export function isFromWorker(message: unknown, key: string): message is FromWork
   return (
     isTagged(message) &&
     (message as { key?: unknown }).key === key &&
-    (message.type === 'ready' || message.type === 'init-failed' || message.type === 'result')
+    (message.type === 'ready' || message.type === 'init-failed' || message.type === 'result' || message.type === 'dying')
   );
 }
 

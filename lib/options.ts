@@ -2,7 +2,7 @@
  * Pool options: their types, documented defaults, and validation whose messages say what
  * was expected and what came.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuCount } from './current-process.js';
@@ -105,7 +105,12 @@ export interface ResolvedOptions<Fn> {
 export function describeValue(value: unknown): string {
   let shown: string;
   try {
-    shown = typeof value === 'function' ? `function ${value.name || '(anonymous)'}` : String(JSON.stringify(value) ?? value);
+    shown =
+      typeof value === 'function'
+        ? `function ${value.name || '(anonymous)'}`
+        : typeof value === 'number' || typeof value === 'bigint' || typeof value === 'symbol'
+          ? String(value)
+          : String(JSON.stringify(value) ?? value);
   } catch {
     shown = Object.prototype.toString.call(value);
   }
@@ -225,6 +230,9 @@ export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): Resolv
   }
   if (typeof cwd !== 'string') {
     throw new TypeError(`Expected \`cwd\` to be a string, got ${describeValue(cwd)}`);
+  }
+  if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`The workers' working directory ${resolve(cwd)} (\`cwd\` option) does not exist or is not a directory`);
   }
   return {
     processes: options.processes === undefined ? cpuCount() : validateInteger('processes', options.processes, 1),

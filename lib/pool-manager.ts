@@ -278,6 +278,9 @@ export class PoolManager implements WorkerListener {
         }
         break;
       case 'init-failed': {
+        if (worker.state !== 'starting') {
+          break; // a ready worker has nothing to report here: not ours to trust
+        }
         worker.exitReason = 'startup';
         const cause = deserializeError(message.error);
         this.#break(new WorkerInitError(worker.name, `${message.stage} threw ${cause.name}: ${cause.message}`, { cause }));
@@ -285,6 +288,16 @@ export class PoolManager implements WorkerListener {
       }
       case 'result':
         this.#onResult(worker, message.id, unpack(message.values), message.failure, message.rss);
+        break;
+      case 'dying':
+        // Give it nothing more. (A starting worker is left to the startup accounting.)
+        if (worker.state !== 'starting') {
+          worker.dyingDuring = message.taskId;
+          const idleAt = this.#idle.indexOf(worker);
+          if (idleAt !== -1) {
+            this.#idle.splice(idleAt, 1);
+          }
+        }
         break;
       default:
         assertNever(message);
@@ -320,7 +333,11 @@ export class PoolManager implements WorkerListener {
         }),
       );
     }
-    const [running, ...notStarted] = worker.inFlight.splice(0);
+    const inFlight = worker.inFlight.splice(0);
+    // The worker said which task it was running as it died: the others never started.
+    const running =
+      worker.dyingDuring === undefined || worker.dyingDuring === inFlight[0]?.id ? inFlight.shift() : undefined;
+    const notStarted = inFlight;
     if (running !== undefined) {
       this.#settle(running, [], new WorkerExitedError(info, cause && { cause }));
     }
@@ -349,7 +366,7 @@ export class PoolManager implements WorkerListener {
       worker.state = 'retiring'; // no more tasks; a replacement starts now
     }
     if (worker.inFlight.length === 0) {
-      if (worker.state === 'busy') {
+      if (worker.state === 'busy' && worker.dyingDuring === undefined) {
         worker.state = 'idle';
         this.#idle.push(worker);
       } else if (worker.state === 'retiring' && worker.exitReason === 'memory') {

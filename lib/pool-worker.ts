@@ -65,6 +65,8 @@ export class PoolWorker {
   tasksSent = 0;
   /** Why the pool is letting this worker go, once it has decided to; else it crashed. */
   exitReason: ExitReason | undefined;
+  /** Set when the worker said it is exiting: the task it was running then, or `null`. */
+  dyingDuring: number | null | undefined;
   readonly #child: ChildLike;
   readonly #listener: WorkerListener;
   readonly #knownFunctions = new Set<number>();
@@ -140,7 +142,9 @@ export class PoolWorker {
   /** `SIGTERM` now, `SIGKILL` after `graceMs` if it is still there. */
   kill(graceMs: number): void {
     this.state = 'stopping';
-    if (this.#exit !== undefined || this.#finished) {
+    // No pid: fork() failed and there is no process. (child.kill() would then signal
+    // pid 0, the caller's whole process group.)
+    if (this.#exit !== undefined || this.#finished || this.#child.pid === undefined) {
       return;
     }
     // Signals go through this worker's own ChildProcess, which refuses once the process

@@ -61,6 +61,10 @@ export interface PoolEvents {
   workerExit: [event: WorkerExitEvent];
 }
 
+const applyAsyncKeys = new Set(['timeout', 'signal', 'callback', 'errorCallback']);
+const chunkKeys = new Set(['chunksize', 'timeout', 'signal']);
+const mapAsyncKeys = new Set([...chunkKeys, 'callback', 'errorCallback']);
+
 /** Chunks submitted and not yet read per `imap` call: bounds memory on endless input. */
 const imapWindowPerProcess = 4;
 
@@ -140,7 +144,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     if (!Array.isArray(argList)) {
       throw new TypeError(`Expected \`args\` to be an array of arguments, got ${describeValue(argList)}`);
     }
-    const limits = this.#callOptions(options);
+    const limits = this.#callOptions(options, applyAsyncKeys);
     const record = this.#functions.resolve(fn);
     const result = new AsyncResult<TaskResult<M, F>>(options);
     this.#submit(record, [[...argList]], 1, limits, (values, error) =>
@@ -283,12 +287,17 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
   }
 
   /** Validates the options every call takes; fills in the pool's timeout. */
-  #callOptions(options: (TaskOptions & ResultCallbacks<never>) | undefined): CallLimits {
+  #callOptions(options: (TaskOptions & ResultCallbacks<never>) | undefined, known: ReadonlySet<string>): CallLimits {
     if (options === undefined) {
       return { timeout: this.#timeout, signal: undefined };
     }
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`Expected an options object, got ${describeValue(options)}`);
+    }
+    for (const key of Object.keys(options)) {
+      if (!known.has(key)) {
+        throw new TypeError(`Unknown option \`${key}\`. Known options here: ${[...known].join(', ')}`);
+      }
     }
     validateCallback('callback', options.callback);
     validateCallback('errorCallback', options.errorCallback);
@@ -307,7 +316,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     this.#assertRunning();
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize);
-    const limits = this.#callOptions(options);
+    const limits = this.#callOptions(options, mapAsyncKeys);
     const record = this.#functions.resolve(fn);
     const result = new AsyncResult<R>(options);
     const settle: Settle = (values, error) =>
@@ -340,7 +349,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     this.#assertRunning();
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize) ?? 1;
-    const { timeout, signal } = this.#callOptions(options);
+    const { timeout, signal } = this.#callOptions(options, chunkKeys);
     // Synchronous: a native fn is refused rather than matched by identity.
     const record = this.#functions.resolve(fn, 'fn', false) as FnRecord;
     const manager = this.#manager;

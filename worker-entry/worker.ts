@@ -9,10 +9,10 @@
  * `WorkerExitedError` for the task that was running and starts a replacement.
  */
 import { fileURLToPath } from 'node:url';
-import { serialize } from 'node:v8';
-import { serializeError } from 'serialize-error';
+import { inspect } from 'node:util';
+import { isCloneable, toErrorObject } from './error-object.js';
 import { compileSource } from '../lib/compile-source.js';
-import { setWorkerIdentity } from '../lib/current-process.js';
+import { currentProcess, setWorkerIdentity } from '../lib/current-process.js';
 import { pack, unpack } from '../lib/payload.js';
 import {
   PROTOCOL_TAG,
@@ -28,12 +28,14 @@ import {
 type TaskFn = (...args: unknown[]) => unknown;
 
 let moduleUrl: string | null = null;
-let taskModule: Record<string, unknown> = {};
+let taskModule: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
 let tasksLeft = Number.POSITIVE_INFINITY;
 let reportMemory = false;
 const compiled = new Map<number, TaskFn>();
 const queue: TaskMessage[] = [];
 let draining = false;
+/** The task running now, if any: told to the pool if this process is about to die. */
+let runningTaskId: number | null = null;
 
 if (process.send === undefined) {
   console.error('forkpool: this is the worker entry of a Pool; it runs only as a forked child with an IPC channel.');
@@ -47,6 +49,36 @@ let key = '';
 // The parent closed the channel on purpose, or died: either way there is no one to answer.
 process.on('disconnect', () => process.exit(0));
 
+// An error no one caught (thrown from a callback, a rejection no one handled) ends the
+// worker, as it would end any Node.js process, but on the next turn of the event loop
+// rather than at once: a task that had already returned (its promise settles a microtask
+// later) is still answered first. A task module with a handler of its own decides itself.
+let exiting = false;
+process.on('uncaughtException', (error, origin) => {
+  if (process.listenerCount('uncaughtException') > 1 || exiting) {
+    return;
+  }
+  exiting = true;
+  const what = origin === 'unhandledRejection' ? 'Unhandled rejection' : 'Uncaught exception';
+  process.stderr.write(`${what} in ${currentProcess().name} (it exits):\n${inspect(error)}\n`);
+  setImmediate(() => process.exit(1));
+});
+
+// About to die (an uncaught error, process.exit() from task code): say which task was
+// running, if any. A short write to the channel goes out at once, before the exit.
+let dyingSent = false;
+function sayDying(): void {
+  if (!dyingSent && key !== '' && process.connected) {
+    dyingSent = true;
+    try {
+      sendToPool({ tag: PROTOCOL_TAG, key, type: 'dying', taskId: runningTaskId });
+    } catch {
+      // the channel is gone: the pool learns from the exit alone
+    }
+  }
+}
+process.on('exit', sayDying);
+
 process.on('message', (message: unknown) => {
   if (!isToWorker(message)) {
     return; // not ours
@@ -58,7 +90,7 @@ process.on('message', (message: unknown) => {
     case 'task':
       queue.push(message);
       if (!draining) {
-        void drain();
+        drain();
       }
       break;
     default:
@@ -95,7 +127,7 @@ async function init(message: InitMessage): Promise<void> {
       await resolveFunction(message.initializer)(...unpack(message.initargs));
     }
   } catch (error) {
-    send({ type: 'init-failed', stage, error: serializeError(error) }, () => process.exit(1));
+    send({ type: 'init-failed', stage, error: toErrorObject(error) }, () => process.exit(1));
     return;
   }
   send({ type: 'ready' });
@@ -117,7 +149,7 @@ function resolveFunction(ref: FnRef): TaskFn {
 }
 
 function exportedFunction(name: string): TaskFn {
-  const value = taskModule[name];
+  const value = Object.hasOwn(taskModule, name) ? taskModule[name] : undefined;
   if (typeof value === 'function') {
     return value as TaskFn;
   }
@@ -130,7 +162,7 @@ function exportedFunction(name: string): TaskFn {
   const names = Object.keys(taskModule).filter((key) => typeof taskModule[key] === 'function');
   throw new TypeError(
     `The task module ${fileURLToPath(moduleUrl)} has no exported function \`${name}\`` +
-      (name in taskModule ? ` (it is a ${typeof value})` : '') +
+      (Object.hasOwn(taskModule, name) ? ` (it is a ${typeof value})` : '') +
       `. Its exported functions: ${names.length > 0 ? names.join(', ') : '(none)'}`,
   );
 }
@@ -139,32 +171,73 @@ function exportedFunction(name: string): TaskFn {
 function matchingExport(name: string, source: string): TaskFn | undefined {
   const sameSource = (value: unknown): value is TaskFn =>
     typeof value === 'function' && Function.prototype.toString.call(value) === source;
-  const byName = taskModule[name];
+  const byName = Object.hasOwn(taskModule, name) ? taskModule[name] : undefined;
   if (sameSource(byName)) {
     return byName;
   }
   return Object.values(taskModule).find(sameSource);
 }
 
-async function drain(): Promise<void> {
-  draining = true;
+/**
+ * Runs queued tasks in order. A task whose function returns a plain value is answered
+ * in the same turn of the event loop, before any microtask it queued can throw.
+ */
+function drain(): void {
   for (let task = queue.shift(); task !== undefined; task = queue.shift()) {
-    await run(task);
+    const pending = run(task);
+    if (pending !== undefined) {
+      draining = true;
+      void pending.then(() => {
+        draining = false;
+        drain();
+      });
+      return;
+    }
   }
-  draining = false;
 }
 
-async function run(task: TaskMessage): Promise<void> {
+/** Runs one chunk; returns a promise only if a task function returned one. */
+function run(task: TaskMessage): Promise<void> | undefined {
+  runningTaskId = task.id;
   const values: unknown[] = [];
-  let failure: TaskFailure | undefined;
+  let fn: TaskFn;
+  let items: unknown[][];
   try {
-    const fn = resolveFunction(task.fn);
-    for (const args of unpack(task.chunk) as unknown[][]) {
-      values.push(await fn(...args));
-    }
+    fn = resolveFunction(task.fn);
+    items = unpack(task.chunk) as unknown[][];
   } catch (error) {
-    failure = { kind: 'thrown', error: serializeError(error) };
+    return answer(task, values, error);
   }
+  const step = (from: number): Promise<void> | undefined => {
+    for (let i = from; i < items.length; i++) {
+      let value: unknown;
+      try {
+        value = fn(...items[i]!);
+      } catch (error) {
+        return answer(task, values, error);
+      }
+      if (isThenable(value)) {
+        return Promise.resolve(value).then(
+          (resolved) => {
+            values.push(resolved);
+            return step(i + 1);
+          },
+          (error: unknown) => answer(task, values, error),
+        );
+      }
+      values.push(value);
+    }
+    return answer(task, values);
+  };
+  return step(0);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown]): undefined {
+  const failure: TaskFailure | undefined = thrown.length > 0 ? { kind: 'thrown', error: toErrorObject(thrown[0]) } : undefined;
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
   const rss = reportMemory ? process.memoryUsage.rss() : undefined;
   try {
@@ -183,13 +256,6 @@ async function run(task: TaskMessage): Promise<void> {
       retire,
     );
   }
-}
-
-function isCloneable(value: unknown): boolean {
-  try {
-    serialize(value);
-    return true;
-  } catch {
-    return false;
-  }
+  runningTaskId = null;
+  return undefined;
 }
