@@ -11,6 +11,7 @@ export {
   type TaskOptions,
 } from './pool.js';
 export { AsyncResult, type ResultCallbacks } from './async-result.js';
+export type { Progress } from './progress.js';
 export { currentProcess, cpuCount, type ProcessInfo } from './current-process.js';
 export {
   AbortError,

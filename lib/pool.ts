@@ -13,8 +13,9 @@ import { IMapIterator } from './imap-iterator.js';
 import { describeValue, resolveOptions, validateTaskTimeout, type PoolOptions } from './options.js';
 import { PoolManager, type PoolState, type WorkerExitEvent, type WorkerStartEvent } from './pool-manager.js';
 import type { PoolStats } from './pool-stats.js';
+import { ProgressReporter, type Progress } from './progress.js';
 import type { ForkFn, Task } from './pool-worker.js';
-import { submitCall, type CallLimits, type Settle } from './submit-call.js';
+import { submitCall, withProgress, type CallLimits, type Settle } from './submit-call.js';
 import { TaskFunctions, type FnRecord } from './task-functions.js';
 import type { AnyIterable, AnyTaskModule, TaskArgs, TaskFn, TaskItem, TaskResult } from './types.js';
 import { isAsyncIterable, validateCallback, validateChunksize, validateIterable, validateSignal } from './validate.js';
@@ -48,6 +49,13 @@ export interface ChunkOptions extends TaskOptions {
    * @default map/starmap: ceil(items / (processes * 4)); imap/imapUnordered: 1
    */
   chunksize?: number;
+  /**
+   * Told how many items are done (and how many of those failed) out of how many. Calls
+   * are coalesced: the first at once, then at most one per 100 ms, and a last one when
+   * the call is done, so it costs nothing per tiny task.
+   * @default undefined
+   */
+  onProgress?: (progress: Progress) => void;
 }
 
 /** Options of `mapAsync` and `starmapAsync`. */
@@ -62,7 +70,7 @@ export interface PoolEvents {
 }
 
 const applyAsyncKeys = new Set(['timeout', 'signal', 'callback', 'errorCallback']);
-const chunkKeys = new Set(['chunksize', 'timeout', 'signal']);
+const chunkKeys = new Set(['chunksize', 'timeout', 'signal', 'onProgress']);
 const mapAsyncKeys = new Set([...chunkKeys, 'callback', 'errorCallback']);
 
 /** Chunks submitted and not yet read per `imap` call: bounds memory on endless input. */
@@ -287,7 +295,10 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
   }
 
   /** Validates the options every call takes; fills in the pool's timeout. */
-  #callOptions(options: (TaskOptions & ResultCallbacks<never>) | undefined, known: ReadonlySet<string>): CallLimits {
+  #callOptions(
+    options: (TaskOptions & ResultCallbacks<never> & Pick<ChunkOptions, 'onProgress'>) | undefined,
+    known: ReadonlySet<string>,
+  ): CallLimits {
     if (options === undefined) {
       return { timeout: this.#timeout, signal: undefined };
     }
@@ -301,9 +312,11 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     }
     validateCallback('callback', options.callback);
     validateCallback('errorCallback', options.errorCallback);
+    validateCallback('onProgress', options.onProgress);
     return {
       timeout: options.timeout === undefined ? this.#timeout : validateTaskTimeout(options.timeout),
       signal: validateSignal(options.signal),
+      progress: options.onProgress && new ProgressReporter(options.onProgress),
     };
   }
 
@@ -349,7 +362,8 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     this.#assertRunning();
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize) ?? 1;
-    const { timeout, signal } = this.#callOptions(options, chunkKeys);
+    const { timeout, signal, progress } = this.#callOptions(options, chunkKeys);
+    let items = 0;
     // Synchronous: a native fn is refused rather than matched by identity.
     const record = this.#functions.resolve(fn, 'fn', false) as FnRecord;
     const manager = this.#manager;
@@ -363,12 +377,13 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
       toArgs: (item) => [item],
       hooks: {
         submit: (chunk, done) => {
+          items += chunk.length;
           const task: Task = {
             id: manager.nextTaskId(),
             fn: record,
             chunk,
             timeout: timeout === undefined ? undefined : timeout * chunk.length,
-            settle: done,
+            settle: progress === undefined ? done : withProgress(progress, chunk.length, done),
           };
           manager.submit([task]);
           return task;
@@ -378,8 +393,14 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
         release: () => {
           release();
           this.#imaps.delete(iterator as IMapIterator<unknown, Task>);
+          if (progress !== undefined) {
+            progress.total = items; // the whole input is known now
+          }
         },
-        finished: () => signal?.removeEventListener('abort', onAbort),
+        finished: () => {
+          signal?.removeEventListener('abort', onAbort);
+          progress?.finish();
+        },
       },
     });
     this.#imaps.add(iterator as IMapIterator<unknown, Task>);

@@ -7,6 +7,7 @@ import { gatherChunks, toChunks } from './chunking.js';
 import { AbortError } from './errors.js';
 import type { PoolManager } from './pool-manager.js';
 import type { Task } from './pool-worker.js';
+import type { ProgressReporter } from './progress.js';
 import type { FnRecord } from './task-functions.js';
 
 export type Settle = (values: unknown[], error?: Error) => void;
@@ -16,6 +17,7 @@ export interface CallLimits {
   /** Milliseconds per item; a chunk of n items gets n times this. */
   timeout: number | undefined;
   signal: AbortSignal | undefined;
+  progress?: ProgressReporter | undefined;
 }
 
 export function submitCall(
@@ -23,9 +25,17 @@ export function submitCall(
   fn: FnRecord,
   argLists: unknown[][],
   chunksize: number,
-  { timeout, signal }: CallLimits,
+  { timeout, signal, progress }: CallLimits,
   done: Settle,
 ): void {
+  if (progress !== undefined) {
+    progress.total = argLists.length;
+    const finish = done;
+    done = (values, error) => {
+      progress.finish();
+      finish(values, error);
+    };
+  }
   if (signal?.aborted) {
     done([], new AbortError(signal.reason));
     return;
@@ -47,11 +57,19 @@ export function submitCall(
     fn,
     chunk,
     timeout: timeout === undefined ? undefined : timeout * chunk.length,
-    settle: gather(index),
+    settle: progress === undefined ? gather(index) : withProgress(progress, chunk.length, gather(index)),
   }));
   if (signal !== undefined) {
     onAbort = () => manager.cancel(new Set(tasks), new AbortError(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
   }
   manager.submit(tasks);
+}
+
+/** Counts a chunk's items in `progress` as it settles. */
+export function withProgress(progress: ProgressReporter, size: number, settle: Settle): Settle {
+  return (values, error) => {
+    progress.chunkDone(size, error === undefined ? 0 : size - values.length);
+    settle(values, error);
+  };
 }
