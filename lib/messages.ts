@@ -44,6 +44,11 @@ export interface InitMessage {
   maxTasks: number | null;
   /** Whether to report the process's RSS with each result (for `maxMemoryPerChild`). */
   reportMemory: boolean;
+  /**
+   * The working directory to change to before anything else. The process starts in the
+   * parent's, so that loader flags it inherited (`--import tsx`) resolve as the parent's did.
+   */
+  cwd: string;
 }
 
 export interface TaskMessage {

@@ -159,6 +159,27 @@ export function validateTaskTimeout(timeout: unknown): number | undefined {
   return timeout === undefined || timeout === Number.POSITIVE_INFINITY ? undefined : validateInteger('timeout', timeout, 1);
 }
 
+const loaderFlag = /^(--import|--require|-r|--loader|--experimental-loader|--experimental-strip-types|--experimental-transform-types)(=|$)/;
+
+/**
+ * Node.js 20 cannot import a `.ts` file by itself: without a loader (tsx …) every worker
+ * would fail to start with ERR_UNKNOWN_FILE_EXTENSION. Say what to do, at once.
+ */
+function assertTypeScriptLoader(moduleUrl: string | null, execArgv: readonly string[], env: NodeJS.ProcessEnv): void {
+  if (moduleUrl === null || !/\.[mc]?ts$/.test(new URL(moduleUrl).pathname)) {
+    return;
+  }
+  const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (flags.some((flag) => loaderFlag.test(flag)) || (process.features as { typescript?: unknown }).typescript) {
+    return;
+  }
+  throw new TypeError(
+    `The task module ${fileURLToPath(moduleUrl)} is TypeScript, and the workers have no TypeScript loader ` +
+      '(Node.js cannot import .ts files by itself). Run your app with tsx (`tsx main.ts` or `node --import tsx main.ts`: ' +
+      "workers inherit the loader), pass `execArgv: ['--import', 'tsx']`, or point `module` at the compiled .js file.",
+  );
+}
+
 function validateStringArray(name: string, value: unknown): string[] {
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
     throw new TypeError(`Expected \`${name}\` to be an array of strings, got ${describeValue(value)}`);
@@ -234,14 +255,18 @@ export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): Resolv
   if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`The workers' working directory ${resolve(cwd)} (\`cwd\` option) does not exist or is not a directory`);
   }
+  const moduleUrl = resolveModuleUrl(options.module);
+  const execArgv =
+    options.execArgv === undefined ? inheritableExecArgv(process.execArgv) : validateStringArray('execArgv', options.execArgv);
+  assertTypeScriptLoader(moduleUrl, execArgv, env);
   return {
     processes: options.processes === undefined ? cpuCount() : validateInteger('processes', options.processes, 1),
-    moduleUrl: resolveModuleUrl(options.module),
+    moduleUrl,
     initializer,
     initargs: [...initargs],
     maxTasksPerChild:
       options.maxTasksPerChild === undefined ? null : validateInteger('maxTasksPerChild', options.maxTasksPerChild, 1),
-    execArgv: options.execArgv === undefined ? inheritableExecArgv(process.execArgv) : validateStringArray('execArgv', options.execArgv),
+    execArgv,
     env,
     cwd,
     killTimeout: options.killTimeout === undefined ? 1000 : validateInteger('killTimeout', options.killTimeout, 0),

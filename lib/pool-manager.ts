@@ -91,6 +91,8 @@ export class PoolManager implements WorkerListener {
   #nextTaskId = 1;
   /** Workers in a row that died before ready without reporting an error. */
   #startupFailures = 0;
+  /** Where workers start (see `InitMessage.cwd`): this process's directory when the pool was made. */
+  readonly #launchCwd = process.cwd();
   #completed = 0;
   #failed = 0;
   #spawned = 0;
@@ -498,7 +500,7 @@ export class PoolManager implements WorkerListener {
         execPath,
         execArgv: [...prefix, ...withOwnInspectorPort(execArgv, Number(name.slice(name.lastIndexOf('-') + 1)))],
         env,
-        cwd,
+        cwd: this.#launchCwd,
         serialization: 'advanced',
         // Python's workers do not read the parent's stdin either.
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -507,7 +509,7 @@ export class PoolManager implements WorkerListener {
       this.#break(new WorkerInitError(name, `fork() failed: ${(error as Error).message}`, { cause: error }));
       return;
     }
-    const init = { moduleUrl, initializer, initargs, maxTasks: maxTasksPerChild, reportMemory: maxMemoryPerChild !== null };
+    const init = { moduleUrl, initializer, initargs, maxTasks: maxTasksPerChild, reportMemory: maxMemoryPerChild !== null, cwd };
     const worker = new PoolWorker(name, child, init, this);
     this.#workers.add(worker);
     this.#spawned++;

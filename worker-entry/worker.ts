@@ -116,8 +116,10 @@ async function init(message: InitMessage): Promise<void> {
   moduleUrl = message.moduleUrl;
   tasksLeft = message.maxTasks ?? Number.POSITIVE_INFINITY;
   reportMemory = message.reportMemory;
-  let stage = `importing the task module ${moduleUrl === null ? '' : fileURLToPath(moduleUrl)}`;
+  let stage = `changing to the working directory ${message.cwd}`;
   try {
+    process.chdir(message.cwd);
+    stage = `importing the task module ${moduleUrl === null ? '' : fileURLToPath(moduleUrl)}`;
     if (moduleUrl !== null) {
       taskModule = (await import(moduleUrl)) as Record<string, unknown>;
     }
