@@ -3,6 +3,7 @@
  * `TaskTimeoutError`, its worker is stopped (`SIGTERM`, then `SIGKILL` after
  * `killTimeout`) and a replacement, named by the next number, serves what comes next.
  */
+import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { Pool, TaskTimeoutError, type WorkerExitEvent } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
@@ -123,12 +124,15 @@ describe('per-call timeout', () => {
     try {
       const patient = pool.apply('reportAndWait', [running.path, 'patient'], { timeout });
       const report = await running.next();
+      const exited = once(pool, 'workerExit') as Promise<[WorkerExitEvent]>;
       // Sent after `patient` was running and stopped after the pool's 100 ms: by then
       // `patient` has run longer than the pool's timeout.
       const error = await errorOf(pool.apply('hang'));
       expect(error).toBeInstanceOf(TaskTimeoutError);
       expect(error).toMatchObject({ timeout: 100 });
-      expect((error as TaskTimeoutError).pid).not.toBe(report.pid);
+      const [exit] = await exited;
+      expect(exit).toMatchObject({ pid: (error as TaskTimeoutError).pid, reason: 'timeout' });
+      expect(exit.pid).not.toBe(report.pid);
 
       report.socket.write('go\n');
       await expect(patient).resolves.toEqual({ name: report.name, pid: report.pid });
@@ -173,6 +177,47 @@ describe('map with a per-item timeout', () => {
       await expect(pool.map('hangIfNegative', [1, 2, 3, 4, 5, 6], { chunksize: 2, timeout: 60_000 })).resolves.toEqual([
         2, 4, 6, 8, 10, 12,
       ]);
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
+
+describe('imap with a per-item timeout', () => {
+  test('yields the results before the hanging item, then throws TaskTimeoutError', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module });
+    try {
+      const results: number[] = [];
+      const error = await errorOf(
+        (async () => {
+          for await (const value of pool.imap('hangIfNegative', [1, 2, -3, 4], { timeout: 1000 })) {
+            results.push(value);
+          }
+        })(),
+      );
+      expect(results).toEqual([2, 4]);
+      expect(error).toBeInstanceOf(TaskTimeoutError);
+      expect(error).toMatchObject({ timeout: 1000 });
+      await expect(pool.apply('double', [21])).resolves.toBe(42);
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
+
+describe('a timeout on a closed pool', () => {
+  test('the stopped worker is replaced while queued work remains, and join() resolves once it is done', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module });
+    try {
+      const first = await pool.apply('whoami');
+      const hung = pool.apply('hang', [], { timeout: 100 });
+      const queued = pool.apply('whoami');
+      pool.close();
+      await expect(hung).rejects.toBeInstanceOf(TaskTimeoutError);
+      const second = await queued;
+      expect(workerNumber(second.name)).toBeGreaterThan(workerNumber(first.name));
+      await pool.join();
+      expect(isAlive(second.pid)).toBe(false);
     } finally {
       await pool.terminate();
     }
