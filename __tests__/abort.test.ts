@@ -218,6 +218,57 @@ describe('aborting an imap mid-way', () => {
   });
 });
 
+describe('aborting an imap before it reads on', () => {
+  test('results already computed are not handed out: the next read throws AbortError, then the iterator is done', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module });
+    try {
+      const controller = new AbortController();
+      const iterator = pool.imap('double', [1, 2, 3], { signal: controller.signal });
+      await new Promise((resolve) => setImmediate(resolve)); // it has read its input and submitted it
+      // One worker runs tasks in the order queued: once this answers, so have the three chunks.
+      await pool.apply('whoami');
+      expect(pool.stats()).toMatchObject({ completed: 4, queued: 0, running: 0 });
+
+      controller.abort('changed my mind');
+      await expect(iterator.next()).rejects.toMatchObject({ name: 'AbortError', reason: 'changed my mind' });
+      await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+      expect(pool.stats().replacements.abort).toBe(0); // nothing was running: no worker stopped
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('an imap waiting for room under maxQueue reads nothing more once aborted', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module, maxQueue: 1 });
+    try {
+      const blocker = pool.apply('reportAndWait', [running.path, 'blocker']);
+      const busy = await running.next();
+      const filler = pool.apply('double', [1]); // the queue is full
+      let pulled = 0;
+      function* input() {
+        for (;;) {
+          pulled++;
+          yield pulled;
+        }
+      }
+      const controller = new AbortController();
+      const iterator = pool.imap('double', input(), { signal: controller.signal });
+      const reading = iterator.next();
+      controller.abort('gone');
+      await expect(reading).rejects.toMatchObject({ name: 'AbortError', reason: 'gone' });
+
+      busy.socket.write('go\n'); // room again
+      await blocker;
+      await expect(filler).resolves.toBe(2);
+      await expect(pool.apply('double', [2])).resolves.toBe(4);
+      expect(pulled).toBe(0);
+      expect(pool.stats()).toMatchObject({ queued: 0, running: 0 });
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
+
 describe('a long-lived signal', () => {
   test('keeps no listener once its calls have settled, after 100 calls of every method', async () => {
     const pool = new Pool<Tasks>({ processes: 2, module });
