@@ -3,6 +3,7 @@
  * (a map all or none), `waitForRoom()` resolves when a worker frees a slot, and `imap`
  * waits for room instead of failing, reading its input lazily.
  */
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { Pool, QueueFullError } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
@@ -110,6 +111,55 @@ describe('maxQueue', () => {
       expect(maxAhead).toBeLessThanOrEqual(processes * 4);
       await Promise.all(blockers);
       expect(pool.stats()).toMatchObject({ failed: 0, completed: length + 2 });
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('under maxQueue: 0 only a task an idle worker takes at once is accepted; imap still completes', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module, maxQueue: 0 });
+    try {
+      await pool.waitForRoom(); // the worker is ready and idle
+      const blocker = pool.apply('reportAndWait', [running.path, 'blocker']);
+      const busy = await running.next();
+      await expect(pool.apply('double', [1])).rejects.toBeInstanceOf(QueueFullError);
+      busy.socket.write('go\n');
+      await blocker;
+
+      const results: number[] = [];
+      for await (const value of pool.imap('double', [1, 2, 3, 4, 5])) {
+        results.push(value);
+      }
+      expect(results).toEqual([2, 4, 6, 8, 10]);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('terminate() wakes the producers waiting for room', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module, maxQueue: 1 });
+    try {
+      const blocker = pool.apply('reportAndHang', [running.path, 'blocker']);
+      await running.next();
+      const queued = pool.apply('double', [1]);
+      const room = pool.waitForRoom();
+      await pool.terminate();
+      await expect(room).resolves.toBeUndefined();
+      await expect(blocker).rejects.toMatchObject({ code: 'ERR_POOL_TERMINATED' });
+      await expect(queued).rejects.toMatchObject({ code: 'ERR_POOL_TERMINATED' });
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('a call refused with QueueFullError leaves no listener on its signal', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module, maxQueue: 0 });
+    try {
+      const { signal } = new AbortController();
+      // While the worker starts, nothing is taken at once: every call is refused.
+      await expect(pool.apply('double', [1], { signal })).rejects.toBeInstanceOf(QueueFullError);
+      await expect(pool.map('double', [1, 2], { signal })).rejects.toBeInstanceOf(QueueFullError);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     } finally {
       await pool.terminate();
     }
