@@ -149,6 +149,30 @@ describe('parent exit', () => {
     }
   });
 
+  test('when the parent is killed with SIGKILL while all four workers are busy, awaiting or computing, they all exit', async () => {
+    const workers = await Rendezvous.open();
+    try {
+      const script = runScript('busy-pool.js', [workers.path]);
+      const reports = await within(workers.take(4), 'all four workers reporting their running task');
+      for (const report of reports) {
+        strays.add(report.pid);
+      }
+      expect(reports.map((report) => report.tag).sort()).toEqual(['async-1', 'async-2', 'cpu-1', 'cpu-2']);
+      expect(new Set(reports.map((report) => report.pid)).size).toBe(4);
+
+      script.child.kill('SIGKILL');
+      await expect(script.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+      // Where the kernel's parent-death signal is set (Linux with setpriv) all four die at
+      // once; elsewhere an awaiting worker leaves when its channel closes, a computing one
+      // once its 200 ms task returns.
+      const alive = await allGone(reports.map((report) => report.pid));
+      expect(alive).toEqual([]);
+      await within(script.closed, 'the orphaned workers releasing the script stdout');
+    } finally {
+      await workers.close();
+    }
+  });
+
   test("a worker's console.log reaches the parent's stdout, console.error its stderr", async () => {
     const script = runScript('worker-output.js');
     const exit = await within(script.exited, 'the script exiting');
