@@ -67,7 +67,12 @@ function packageVersion(): string {
 
 /** The user's module as a `file:` URL; exit 2 when it does not exist. */
 function moduleUrlOf(module: string): string {
-  const url = /^file:/i.test(module) ? new URL(module) : pathToFileURL(isAbsolute(module) ? module : resolve(module));
+  let url: URL;
+  try {
+    url = /^file:/i.test(module) ? new URL(module) : pathToFileURL(isAbsolute(module) ? module : resolve(module));
+  } catch (error) {
+    throw new UsageError(`Expected <module> to be a path or a file: URL, got ${JSON.stringify(module)}: ${(error as Error).message}`);
+  }
   if (!existsSync(fileURLToPath(url))) {
     throw new UsageError(`Cannot find the module ${fileURLToPath(url)} (a relative path is resolved against the current directory)`);
   }
@@ -100,11 +105,17 @@ async function openInput(file: string | undefined): Promise<Readable> {
   if (file === undefined) {
     return process.stdin;
   }
+  let handle;
   try {
-    return (await open(file)).createReadStream();
+    handle = await open(file);
   } catch (error) {
     throw new UsageError(`Cannot read the input file ${resolve(file)}: ${(error as Error).message}`);
   }
+  if ((await handle.stat()).isDirectory()) {
+    await handle.close();
+    throw new UsageError(`Cannot read the input file ${resolve(file)}: it is a directory`);
+  }
+  return handle.createReadStream();
 }
 
 async function runMap(options: CliOptions): Promise<number> {
