@@ -4,6 +4,7 @@
  * promises, `AsyncResult`s and async iterators.
  */
 import { EventEmitter } from 'node:events';
+import { onAbort } from './abort-listeners.js';
 import { AsyncResult, settleAsyncResult, type ResultCallbacks } from './async-result.js';
 import { defaultChunksize } from './chunking.js';
 import { assertNotImportingTaskModule } from './current-process.js';
@@ -368,7 +369,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     const record = this.#functions.resolve(fn, 'fn', false) as FnRecord;
     const manager = this.#manager;
     const release = manager.holdOpen();
-    const onAbort = () => iterator.abort(new AbortError(signal!.reason));
+    let stopListening: (() => void) | undefined;
     const iterator: IMapIterator<R, Task> = new IMapIterator<R, Task>({
       source: iterable as AnyIterable<unknown>,
       ordered,
@@ -398,16 +399,16 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
           }
         },
         finished: () => {
-          signal?.removeEventListener('abort', onAbort);
+          stopListening?.();
           progress?.finish();
         },
       },
     });
     this.#imaps.add(iterator as IMapIterator<unknown, Task>);
     if (signal?.aborted) {
-      onAbort();
-    } else {
-      signal?.addEventListener('abort', onAbort, { once: true });
+      iterator.abort(new AbortError(signal.reason));
+    } else if (signal !== undefined) {
+      stopListening = onAbort(signal, () => iterator.abort(new AbortError(signal.reason)));
     }
     return iterator.start();
   }

@@ -3,6 +3,7 @@
  * submitted all or none, their outcomes gathered as Python's `MapResult` does, and an
  * `AbortSignal` cancels those not yet settled.
  */
+import { onAbort } from './abort-listeners.js';
 import { gatherChunks, toChunks } from './chunking.js';
 import { AbortError } from './errors.js';
 import type { PoolManager } from './pool-manager.js';
@@ -45,11 +46,9 @@ export function submitCall(
     return;
   }
   const chunks = toChunks(argLists, chunksize);
-  let onAbort: (() => void) | undefined;
+  let stopListening: (() => void) | undefined;
   const gather = gatherChunks(chunks.length, chunksize, (values, error) => {
-    if (onAbort !== undefined) {
-      signal!.removeEventListener('abort', onAbort);
-    }
+    stopListening?.();
     done(values, error);
   });
   const tasks: Task[] = chunks.map((chunk, index) => ({
@@ -60,10 +59,12 @@ export function submitCall(
     settle: progress === undefined ? gather(index) : withProgress(progress, chunk.length, gather(index)),
   }));
   if (signal !== undefined) {
-    onAbort = () => manager.cancel(new Set(tasks), new AbortError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
+    stopListening = onAbort(signal, () => manager.cancel(new Set(tasks), new AbortError(signal.reason)));
   }
   manager.submit(tasks);
+  if (tasks.every((task) => task.settled)) {
+    stopListening?.(); // refused at once (queue full, pool stopped): nothing to cancel
+  }
 }
 
 /** Counts a chunk's items in `progress` as it settles. */

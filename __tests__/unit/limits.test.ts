@@ -322,3 +322,31 @@ describe('inspector ports', () => {
     expect(withOwnInspectorPort(['--inspect=localhost'], 1)).toEqual([`--inspect=localhost:${process.debugPort + 1}`]);
   });
 });
+
+describe('one listener per signal', () => {
+  test('many pending calls on one signal add one listener, and none is left once they settle', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const { signal } = new AbortController();
+    const results = Array.from({ length: 50 }, (_, i) => pool.apply('f', [i], { signal }));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    for (let i = 0; i < 50; i++) {
+      child.answer(taskIds(child)[i]!);
+      await flush();
+    }
+    await expect(Promise.all(results)).resolves.toHaveLength(50);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    await pool.terminate();
+  });
+
+  test('one abort cancels every call that shares the signal', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    children[0]!.ready();
+    const controller = new AbortController();
+    const results = Array.from({ length: 20 }, (_, i) => pool.apply('f', [i], { signal: controller.signal }));
+    controller.abort('all of them');
+    const settled = await Promise.allSettled(results);
+    expect(settled.every((outcome) => outcome.status === 'rejected' && (outcome.reason as AbortError).reason === 'all of them')).toBe(true);
+    await pool.terminate();
+  });
+});
