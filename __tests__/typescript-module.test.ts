@@ -13,8 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
-import { Pool, WorkerInitError } from '../lib/index.js';
-import { errorOf } from './helpers/errors.js';
+import { Pool } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers } from './helpers/processes.js';
 

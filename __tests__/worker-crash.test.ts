@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { Pool, PoolTerminatedError, WorkerExitedError, WorkerInitError } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
-import { expectNoLeakedWorkers } from './helpers/processes.js';
+import { expectNoLeakedWorkers, isAlive } from './helpers/processes.js';
 import { Rendezvous, workerNumber } from './helpers/rendezvous.js';
 import { errorOf } from './helpers/errors.js';
 
@@ -69,6 +69,7 @@ describe('a worker killed from outside while it runs a task', () => {
       expect(replacement!.name).toBe(`PoolWorker-${firstNumber + 2}`);
       expect(replacement!.pid).not.toBe(victim.pid);
       expect(survivorTask.ready()).toBe(false);
+      expect(isAlive(survivor.pid)).toBe(true); // the other worker was not touched
 
       // Back to full size: the replacement takes a task while the survivor still runs its own.
       const again = pool.applyAsync('reportAndHang', [running.path, 'again']);

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compileSource, isNativeSource } from './compile-source.js';
 import { describeValue } from './options.js';
 import type { FnRef } from './messages.js';
+import type { AnyFunction } from './types.js';
 
 /** What the pool keeps per task function: the full reference and the one without source. */
 export interface FnRecord {
@@ -58,9 +59,9 @@ export class TaskFunctions {
           : this.#moduleUrl === null
             ? 'and the pool has no `module`'
             : 'and it cannot be matched against the main script';
-        throw refuseNative(fn, role, why);
+        throw refuseNative(fn as AnyFunction, role, why);
       }
-      const resolving = this.#resolveByIdentity(fn, role, this.#moduleUrl);
+      const resolving = this.#resolveByIdentity(fn as AnyFunction, role, this.#moduleUrl);
       resolving.catch(() => {}); // the caller handles it, perhaps a tick later
       return resolving;
     }
@@ -90,7 +91,7 @@ export class TaskFunctions {
     return record;
   }
 
-  async #resolveByIdentity(fn: Function, role: string, moduleUrl: string): Promise<FnRecord> {
+  async #resolveByIdentity(fn: AnyFunction, role: string, moduleUrl: string): Promise<FnRecord> {
     this.#namespace ??= import(moduleUrl) as Promise<Record<string, unknown>>;
     const namespace = await this.#namespace;
     const name = Object.keys(namespace).find((key) => namespace[key] === fn);
@@ -103,7 +104,7 @@ export class TaskFunctions {
   }
 }
 
-function refuseNative(fn: Function, role: string, why: string): TypeError {
+function refuseNative(fn: AnyFunction, role: string, why: string): TypeError {
   return new TypeError(
     `\`${role}\` (${fn.name || 'anonymous'}) is a native or bound function, which has no source to send, ${why}. ` +
       'Export it from the task module and pass its export name, or wrap it: (x) => JSON.parse(x).',

@@ -7,7 +7,6 @@ import {
   Pool,
   PoolNotRunningError,
   PoolTerminatedError,
-  SerializationError,
   WorkerExitedError,
   WorkerInitError,
 } from '../../lib/index.js';
