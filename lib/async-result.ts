@@ -8,9 +8,17 @@ import { validateTimeout } from './validate.js';
 
 /** Callbacks of `applyAsync`/`mapAsync`/`starmapAsync`. Each runs at most once. */
 export interface ResultCallbacks<R> {
-  /** Called with the result when the task succeeds, before `get()` resolves. */
+  /**
+   * Called with the result when the task succeeds, before `get()` resolves. If it throws,
+   * the result still settles and its error surfaces as an uncaught exception.
+   * @default undefined
+   */
   callback?: ((result: R) => void) | undefined;
-  /** Called with the error when the task fails, before `get()` rejects. */
+  /**
+   * Called with the error when the task fails, before `get()` rejects. If it throws, the
+   * result still settles and its error surfaces as an uncaught exception.
+   * @default undefined
+   */
   errorCallback?: ((error: Error) => void) | undefined;
 }
 
@@ -23,6 +31,11 @@ export function settleAsyncResult<R>(result: AsyncResult<R>, outcome: Outcome<R>
   settle(result, outcome);
 }
 
+/**
+ * The result of a call that returns at once (`applyAsync`, `mapAsync`, `starmapAsync`):
+ * Python's `AsyncResult`. The pool settles it exactly once; one that is never read causes
+ * no unhandled-rejection warning.
+ */
 export class AsyncResult<R> {
   readonly #deferred = pDefer<R>();
   // Typed loosely so that AsyncResult<R> stays covariant: an AsyncResult<number> is an AsyncResult<unknown>.
@@ -42,8 +55,10 @@ export class AsyncResult<R> {
 
   /**
    * The result, once the task is done. Rejects with the task's error, or with
-   * `TimeoutError` after `timeoutMs` milliseconds (the task itself goes on).
-   * @param timeoutMs - how long to wait; @default Infinity
+   * {@link TimeoutError} after `timeoutMs` milliseconds (the task itself goes on: call
+   * `get()` again to keep waiting). Never throws: an invalid `timeoutMs` rejects with a
+   * `TypeError` (not a number, `NaN`) or a `RangeError` (negative).
+   * @param timeoutMs - how long to wait, in milliseconds; as long as it takes when left out
    */
   get(timeoutMs?: number): Promise<R> {
     if (timeoutMs === undefined || this.#outcome !== undefined) {
@@ -61,7 +76,7 @@ export class AsyncResult<R> {
    * Resolves when the result is ready, or after `timeoutMs` milliseconds, whichever comes
    * first. Never rejects for the task's outcome, as Python's `wait()` never raises
    * (only for an invalid `timeoutMs`).
-   * @param timeoutMs - how long to wait; @default Infinity
+   * @param timeoutMs - how long to wait, in milliseconds; as long as it takes when left out
    */
   wait(timeoutMs?: number): Promise<void> {
     const done = this.#deferred.promise.then(
@@ -84,7 +99,10 @@ export class AsyncResult<R> {
     return this.#outcome !== undefined;
   }
 
-  /** Whether the task finished without error. Throws `Error` when it is not ready yet, as Python's does. */
+  /**
+   * Whether the task finished without error.
+   * @throws {@link Error} when the result is not ready yet, as Python's raises `ValueError`
+   */
   successful(): boolean {
     if (this.#outcome === undefined) {
       throw new Error('AsyncResult is not ready: await result.wait() before calling successful()');

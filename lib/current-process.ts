@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 export interface ProcessInfo {
   /** `'MainProcess'` in the parent, `'PoolWorker-N'` inside a pool worker. */
   readonly name: string;
+  /** OS process id (`process.pid`). */
   readonly pid: number;
 }
 

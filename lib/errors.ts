@@ -8,6 +8,11 @@ export class PoolError extends Error {
   /** A stable identifier, e.g. `'ERR_WORKER_EXITED'`; never changes between versions. */
   readonly code: string;
 
+  /**
+   * @param message - what happened and what to do about it
+   * @param code - the stable identifier, see {@link PoolError.code}
+   * @param options - `cause`: the error that led to this one
+   */
   constructor(message: string, code: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -17,6 +22,7 @@ export class PoolError extends Error {
 
 /** A method was called on a pool that is closed, terminated or broken (Python's "Pool not running"). */
 export class PoolNotRunningError extends PoolError {
+  /** Raised by the pool (`code: 'ERR_POOL_NOT_RUNNING'`); `cause` is the error that broke it, if one did. */
   constructor(message = 'Pool not running: it was closed or terminated', options?: ErrorOptions) {
     super(message, 'ERR_POOL_NOT_RUNNING', options);
   }
@@ -29,6 +35,7 @@ export class PoolNotRunningError extends PoolError {
 export class PoolTerminatedError extends PoolNotRunningError {
   override readonly code = 'ERR_POOL_TERMINATED';
 
+  /** Raised by the pool for each task that `terminate()` cut short. */
   constructor(options?: ErrorOptions) {
     super('Pool was terminated before this task finished', options);
   }
@@ -53,7 +60,10 @@ export class WorkerExitedError extends PoolError implements WorkerExitInfo {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
 
-  /** @param when - when it died, for the message; @default 'while running this task' */
+  /**
+   * Raised by the pool for the task in flight on a worker that died.
+   * @param when - when it died, for the message; `'while running this task'` when left out
+   */
   constructor(info: WorkerExitInfo, options?: ErrorOptions, when = 'while running this task') {
     const how = info.signal === null ? `with exit code ${info.exitCode}` : `by signal ${info.signal}`;
     // V8 aborts the process when the heap is exhausted; nothing else tells the parent why.
@@ -78,6 +88,7 @@ export class SerializationError extends PoolError {
   /** `'argument'`: the parent could not send the task; `'result'`: the worker could not send the value back. */
   readonly direction: 'argument' | 'result';
 
+  /** Raised by the pool; when the parent could not clone an argument, `cause` is the clone's error. */
   constructor(direction: 'argument' | 'result', detail: string, options?: ErrorOptions) {
     const what = direction === 'argument' ? 'An argument of this task' : 'The result of this task';
     super(
@@ -97,8 +108,14 @@ export class SerializationError extends PoolError {
  * work it holds with this error and refuses new work (as Python's `BrokenProcessPool`).
  */
 export class WorkerInitError extends PoolError {
+  /** The worker that could not start, `'PoolWorker-N'`. */
   readonly workerName: string;
 
+  /**
+   * Raised by the pool. `cause` is what went wrong: the error the import or the initializer
+   * threw, the `WorkerExitedError` of the last worker that died before it was ready, or the
+   * error of `fork()`.
+   */
   constructor(workerName: string, what: string, options?: ErrorOptions) {
     super(`${workerName} failed to start: ${what}`, 'ERR_WORKER_INIT', options);
     this.workerName = workerName;
@@ -107,6 +124,7 @@ export class WorkerInitError extends PoolError {
 
 /** `AsyncResult.get(timeoutMs)` ran out of time (Python's `multiprocessing.TimeoutError`). The task goes on. */
 export class TimeoutError extends PoolError {
+  /** Raised by `AsyncResult.get(timeoutMs)`; `code` is `'ERR_TIMEOUT'`. */
   constructor(timeoutMs: number) {
     super(`Result not ready after ${timeoutMs} ms (the task goes on; call get() again to keep waiting)`, 'ERR_TIMEOUT');
   }
@@ -118,10 +136,14 @@ export class TimeoutError extends PoolError {
  * the task.
  */
 export class TaskTimeoutError extends PoolError {
+  /** The worker that ran the task and was stopped, `'PoolWorker-N'`. */
   readonly workerName: string;
+  /** OS process id of that worker. */
   readonly pid: number | undefined;
+  /** The time limit the task ran past, in milliseconds (for a chunk: items times the per-item limit). */
   readonly timeout: number;
 
+  /** Raised by the pool when a task's time limit runs out. */
   constructor(workerName: string, pid: number | undefined, timeout: number) {
     super(
       `Task ran past its timeout of ${timeout} ms on ${workerName} (pid ${pid}); the worker was stopped`,
@@ -138,8 +160,10 @@ export class TaskTimeoutError extends PoolError {
  * one had its worker stopped and replaced. `cause` and `reason` hold `signal.reason`.
  */
 export class AbortError extends PoolError {
+  /** `signal.reason`: what `controller.abort(reason)` was given, or the signal's own `AbortError`/`TimeoutError` `DOMException`. */
   readonly reason: unknown;
 
+  /** Raised by the pool when a call's signal fires; `reason` and `cause` are `signal.reason`. */
   constructor(reason: unknown) {
     super('The task was aborted', 'ABORT_ERR', { cause: reason });
     this.reason = reason;
@@ -148,8 +172,10 @@ export class AbortError extends PoolError {
 
 /** The pool's queue already holds `maxQueue` tasks. Retry once `pool.waitForRoom()` resolves, or answer "busy" (HTTP 503). */
 export class QueueFullError extends PoolError {
+  /** The pool's `maxQueue` option: the most tasks that may wait for a worker. */
   readonly maxQueue: number;
 
+  /** Raised by the pool for a call whose tasks would not fit; none of them was queued. */
   constructor(maxQueue: number, adding: number) {
     super(
       `The pool's queue is full (maxQueue: ${maxQueue}); ${adding === 1 ? 'this task was' : `these ${adding} tasks were`} not queued. ` +

@@ -33,6 +33,11 @@ import { unpack, type Packed } from './payload.js';
 import { PoolWorker, type ForkFn, type Task, type WorkerListener } from './pool-worker.js';
 import { TaskQueue } from './task-queue.js';
 
+/**
+ * State of a pool, as `pool.state` reports it (Python's `RUN`, `CLOSE`, `TERMINATE`):
+ * `'closed'` after `close()`; `'terminated'` after `terminate()`, or once the pool broke
+ * because workers could not start. It never goes back.
+ */
 export type PoolState = 'running' | 'closed' | 'terminated';
 
 export interface ManagerOptions {
@@ -55,12 +60,15 @@ export interface ManagerOptions {
 
 /** The `'workerStart'` event. */
 export interface WorkerStartEvent {
+  /** `'PoolWorker-N'`. */
   workerName: string;
+  /** OS process id of the worker, or `undefined` when `fork()` failed without a process. */
   pid: number | undefined;
 }
 
 /** The `'workerExit'` event: the process is gone. */
 export interface WorkerExitEvent extends WorkerExitInfo {
+  /** Why the worker left: let go by the pool, or died by itself (`'crash'`, `'startup'`). */
   reason: ExitReason;
 }
 

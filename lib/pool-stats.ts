@@ -17,7 +17,16 @@ export type ReplacementReason = Extract<ExitReason, 'max-tasks' | 'memory' | 'ti
 /** `pool.stats()`. */
 export interface PoolStats {
   /** Workers alive now, by state. */
-  workers: { alive: number; starting: number; idle: number; busy: number };
+  workers: {
+    /** Worker processes that have not exited yet, in any state (including those being let go or stopped). */
+    alive: number;
+    /** Workers importing the task module or running the initializer. */
+    starting: number;
+    /** Ready workers with no task. */
+    idle: number;
+    /** Workers with a task. */
+    busy: number;
+  };
   /** Tasks waiting for a worker (a `map` chunk counts as one). */
   queued: number;
   /** Tasks on a worker now. */

@@ -77,6 +77,23 @@ const mapAsyncKeys = new Set([...chunkKeys, 'callback', 'errorCallback']);
 /** Chunks submitted and not yet read per `imap` call: bounds memory on endless input. */
 const imapWindowPerProcess = 4;
 
+/**
+ * A pool of worker processes: Python's `multiprocessing.Pool`. Each worker is a real OS
+ * process (`child_process.fork`) that runs one task at a time, so CPU-bound work uses every
+ * core and a task that crashes its worker rejects instead of taking the parent down.
+ *
+ * `M` is the type of the task module (`typeof import('./tasks.js')`): with it, TypeScript
+ * checks the export names given as `fn`, their arguments and their results. A `Pool` is an
+ * `EventEmitter` of {@link PoolEvents}.
+ *
+ * @example
+ * ```ts
+ * const pool = new Pool<typeof import('./tasks.js')>({ module: new URL('./tasks.js', import.meta.url) });
+ * console.log(await pool.map('square', [1, 2, 3])); // [ 1, 4, 9 ]
+ * pool.close();
+ * await pool.join();
+ * ```
+ */
 export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEvents> {
   readonly #manager: PoolManager;
   readonly #functions: TaskFunctions;
@@ -85,8 +102,15 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
   readonly #imaps = new Set<IMapIterator<unknown, Task>>();
 
   /**
-   * Starts `processes` workers, each importing `module` and running `initializer`.
-   * @throws TypeError, RangeError for invalid options (the message says which and why)
+   * Starts `processes` workers at once, each importing `module` and running `initializer`.
+   * Work submitted before a worker is ready waits in the queue.
+   * @throws {@link TypeError} or {@link RangeError} for an unknown or invalid option (the
+   * message says which, what was expected and what came), a native or bound `initializer`,
+   * or a `.ts` task module that the workers have no loader for
+   * @throws {@link Error} when the `module` file or the `cwd` directory does not exist, or
+   * when a worker creates a pool while it imports its task module (which would fork
+   * without end: guard it with `currentProcess().name === 'MainProcess'`)
+   * @throws {@link SerializationError} when `initargs` cannot cross the process boundary
    */
   constructor(options?: PoolOptions<TaskFn<M>>) {
     super();
@@ -127,22 +151,37 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     return this.#manager.state;
   }
 
-  /** A snapshot of the pool's workers and counters, for metrics. */
+  /** A snapshot of the pool's workers and counters, for metrics: a new object on each call, in any state. */
   stats(): PoolStats {
     return this.#manager.stats();
   }
 
-  /** Resolves as soon as the queue has room under `maxQueue` (at once if it has). */
+  /**
+   * Resolves as soon as the pool can take a task: a worker is idle or the queue has room
+   * under `maxQueue` (at once if it can, or if the pool is terminated). Never rejects.
+   * Lets a producer feeding `apply` or `map` go only as fast as the workers.
+   */
   waitForRoom(): Promise<void> {
     return this.#manager.waitForRoom();
   }
 
-  /** Runs `fn(...args)` in a worker and resolves with its result. Python's `apply`. */
+  /**
+   * Runs `fn(...args)` in a worker and resolves with its result. Python's `apply`.
+   * Never throws: an invalid argument, like the task's own error, rejects the promise.
+   * @param fn - an export name of the task module, one of its exported functions, or a self-contained function
+   * @param args - the task's arguments; `[]` when left out
+   */
   apply<F extends TaskFn<M>>(fn: F, args?: TaskArgs<M, F>, options?: TaskOptions): Promise<TaskResult<M, F>> {
     return settled(() => this.applyAsync(fn, args, options).get());
   }
 
-  /** Queues `fn(...args)` and returns its `AsyncResult` at once. Python's `apply_async`. */
+  /**
+   * Queues `fn(...args)` and returns its `AsyncResult` at once. Python's `apply_async`.
+   * A full queue or an aborted `signal` rejects the `AsyncResult` rather than throwing.
+   * @throws {@link PoolNotRunningError} after `close()` or `terminate()`
+   * @throws {@link TypeError} or {@link RangeError} when `args` is not an array, an option is
+   * unknown or invalid, or `fn` cannot be sent to a worker
+   */
   applyAsync<F extends TaskFn<M>>(
     fn: F,
     args?: TaskArgs<M, F>,
@@ -162,12 +201,21 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     return result;
   }
 
-  /** Applies `fn` to every item, in chunks; resolves with the results in input order. Python's `map`. */
+  /**
+   * Applies `fn` to every item, in chunks; resolves with the results in input order. Python's
+   * `map`: it settles once every chunk has finished, and rejects with the first error to arrive.
+   * Never throws: an invalid argument rejects the promise.
+   */
   map<F extends TaskFn<M>>(fn: F, iterable: AnyIterable<TaskItem<M, F>>, options?: ChunkOptions): Promise<TaskResult<M, F>[]> {
     return settled(() => this.mapAsync(fn, iterable, options).get());
   }
 
-  /** `map` returning an `AsyncResult` at once. Python's `map_async`. */
+  /**
+   * `map` returning an `AsyncResult` at once. Python's `map_async`.
+   * @throws {@link PoolNotRunningError} after `close()` or `terminate()`
+   * @throws {@link TypeError} or {@link RangeError} for an invalid `iterable`, `chunksize` or
+   * option, or an `fn` that cannot be sent to a worker
+   */
   mapAsync<F extends TaskFn<M>>(
     fn: F,
     iterable: AnyIterable<TaskItem<M, F>>,
@@ -176,7 +224,10 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     return this.#mapAsync(fn, iterable, options, (item) => [item]);
   }
 
-  /** Like `map`, but each item is an argument list: `fn(...item)`. Python's `starmap`. */
+  /**
+   * Like `map`, but each item is an argument list: `fn(...item)`. Python's `starmap`.
+   * Never throws: an invalid argument rejects the promise.
+   */
   starmap<F extends TaskFn<M>>(
     fn: F,
     iterable: AnyIterable<TaskArgs<M, F>>,
@@ -185,7 +236,11 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     return settled(() => this.starmapAsync(fn, iterable, options).get());
   }
 
-  /** `starmap` returning an `AsyncResult` at once. Python's `starmap_async`. */
+  /**
+   * `starmap` returning an `AsyncResult` at once. Python's `starmap_async`.
+   * @throws what `mapAsync` throws, and a {@link TypeError} for an item of a sync iterable
+   * that is not an argument list
+   */
   starmapAsync<F extends TaskFn<M>>(
     fn: F,
     iterable: AnyIterable<TaskArgs<M, F>>,
@@ -196,8 +251,12 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
 
   /**
    * Lazily applies `fn` to every item and yields the results in input order; throws a
-   * failing item's error at its position. Reads its input as results are consumed.
-   * Python's `imap`.
+   * failing item's error at its position. Reads its input as results are consumed, so an
+   * endless generator streams in bounded memory. Python's `imap`.
+   * @throws {@link PoolNotRunningError} after `close()` or `terminate()`
+   * @throws {@link TypeError} or {@link RangeError} for an invalid `iterable`, `chunksize` or
+   * option, or an `fn` that cannot be sent (a native or bound function not matched by an
+   * earlier call: pass its export name)
    */
   imap<F extends TaskFn<M>>(
     fn: F,
@@ -207,7 +266,10 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     return this.#imap(fn, iterable, options, true);
   }
 
-  /** `imap`, yielding results as they complete. Python's `imap_unordered`. */
+  /**
+   * `imap`, yielding each chunk's results as soon as it completes. Python's `imap_unordered`.
+   * @throws what `imap` throws
+   */
   imapUnordered<F extends TaskFn<M>>(
     fn: F,
     iterable: AnyIterable<TaskItem<M, F>>,
@@ -216,7 +278,10 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     return this.#imap(fn, iterable, options, false);
   }
 
-  /** No new work is accepted; queued work still runs, then the workers exit. Python's `close`. */
+  /**
+   * No new work is accepted; queued work still runs, then the workers exit. Python's `close`.
+   * Calling it again, or on a terminated pool, does nothing.
+   */
   close(): void {
     this.#manager.close();
     for (const imap of this.#imaps) {
@@ -224,7 +289,11 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     }
   }
 
-  /** Waits for every worker to exit. Call `close()` or `terminate()` first. Python's `join`. */
+  /**
+   * Waits for every worker to exit. Call `close()` or `terminate()` first. Python's `join`.
+   * Rejects with a {@link PoolError} whose `code` is `'ERR_POOL_RUNNING'` on a running pool
+   * (Python raises `ValueError`).
+   */
   join(): Promise<void> {
     if (this.#manager.state === 'running') {
       return Promise.reject(
@@ -236,8 +305,8 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
 
   /**
    * Stops the workers now (`SIGTERM`, then `SIGKILL` after `killTimeout`) and rejects
-   * every unsettled result with `PoolTerminatedError`. Resolves once they have exited.
-   * Python's `terminate`.
+   * every unsettled result with `PoolTerminatedError`. Resolves once they have exited, and
+   * never rejects. Python's `terminate`.
    */
   terminate(): Promise<void> {
     const stopped = this.#manager.terminate();
@@ -251,7 +320,9 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
    * `close()`, then `join()`; if work is still running after `timeoutMs`, `terminate()`.
    * Resolves once every worker has exited, with `'drained'` (all queued work finished)
    * or `'terminated'` (the rest was cut short and rejected). For servers on `SIGTERM`.
-   * @param timeoutMs - how long the queued work may take; @default Infinity
+   * Rejects with a {@link TypeError} when `timeoutMs` is not a number >= 0.
+   * @param timeoutMs - how long the queued work may take, in milliseconds; `Infinity` (as
+   * long as it takes) when left out
    */
   async shutdown(timeoutMs = Number.POSITIVE_INFINITY): Promise<'drained' | 'terminated'> {
     if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {

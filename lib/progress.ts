@@ -7,11 +7,20 @@
 
 /** What `onProgress` receives; a snapshot. */
 export interface Progress {
-  /** Items finished, successfully or not. */
+  /**
+   * Items finished, successfully or not. Never decreases from one report to the next.
+   * @default 0 (the count before any chunk has settled)
+   */
   readonly done: number;
-  /** Of those, items that failed (or were not run because an earlier item of their chunk failed). */
+  /**
+   * Of those, items that failed (or were not run because an earlier item of their chunk failed).
+   * @default 0 (the count before any chunk has settled)
+   */
   readonly failed: number;
-  /** Items in the input, once known (`map` knows it at the start, `imap` at the end of its input). */
+  /**
+   * Items in the input, once known (`map` knows it at the start, `imap` at the end of its input).
+   * @default undefined (until the whole input has been read)
+   */
   readonly total: number | undefined;
 }
 
