@@ -72,7 +72,13 @@ describe('aborting a running task', () => {
       const error = await errorOf(victimTask);
       expect(error).toBeInstanceOf(AbortError);
       expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', reason, cause: reason });
-      await expect(exited).resolves.toEqual({ workerName: victim.name, pid: victim.pid, exitCode: null, signal: 'SIGTERM', reason: 'abort' });
+      await expect(exited).resolves.toEqual({
+        workerName: victim.name,
+        pid: victim.pid,
+        exitCode: null,
+        signal: 'SIGTERM',
+        reason: 'abort',
+      });
       await victim.closed;
       expect(isAlive(victim.pid)).toBe(false);
       const [replacement] = await started;

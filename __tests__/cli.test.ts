@@ -77,7 +77,10 @@ describe('output', () => {
 
   test('from stdin (no file, or "-"), skipping blank lines, also with CRLF and no final newline', async () => {
     const input = '2\n\n   \n3\r\n\r\n4';
-    for (const args of [[tasks, 'square'], [tasks, 'square', '-']]) {
+    for (const args of [
+      [tasks, 'square'],
+      [tasks, 'square', '-'],
+    ]) {
       const result = await run(args, input);
       expect(result).toMatchObject({ code: 0, stderr: '', stdout: '4\n9\n16\n' });
     }
@@ -91,7 +94,9 @@ describe('output', () => {
     for (const record of records) {
       expect(Object.keys(record)).toEqual(['index', 'value']);
     }
-    expect(records.sort((a, b) => a.index - b.index)).toEqual([1, 4, 9, 16, 25, 36].map((value, index) => ({ index, value })));
+    expect(records.sort((a, b) => a.index - b.index)).toEqual(
+      [1, 4, 9, 16, 25, 36].map((value, index) => ({ index, value })),
+    );
   });
 
   test('--spread calls fn(...array); a line that is not an array is the one argument; without it the array is one argument', async () => {
@@ -118,7 +123,9 @@ describe('output', () => {
 });
 
 describe('failing lines', () => {
-  const errorOfChecked = (x: number) => ({ error: { name: 'RangeError', message: `negative: ${x}`, code: 'E_NEGATIVE' } });
+  const errorOfChecked = (x: number) => ({
+    error: { name: 'RangeError', message: `negative: ${x}`, code: 'E_NEGATIVE' },
+  });
 
   test('a line whose call throws is {"error": {name, message, code}} at its position; the rest go on; exit 1', async () => {
     const result = await run([tasks, 'checked'], '1\n-2\n3\n-4\n5\n');
@@ -136,7 +143,11 @@ describe('failing lines', () => {
     const result = await run(['--unordered', tasks, 'checked'], '1\n-2\n3\n');
     expect(result.code).toBe(1);
     const records = (parsed(result.stdout) as { index: number }[]).sort((a, b) => a.index - b.index);
-    expect(records).toEqual([{ index: 0, value: 2 }, { index: 1, ...errorOfChecked(-2) }, { index: 2, value: 6 }]);
+    expect(records).toEqual([
+      { index: 0, value: 2 },
+      { index: 1, ...errorOfChecked(-2) },
+      { index: 2, value: 6 },
+    ]);
   });
 
   test('a line of invalid JSON is a SyntaxError at its position, not a crash', async () => {
@@ -151,7 +162,9 @@ describe('failing lines', () => {
   test('a result JSON cannot hold (a BigInt) is an error of its line', async () => {
     const result = await run([tasks, 'big'], '1\n');
     expect(result.code).toBe(1);
-    expect(parsed(result.stdout)).toEqual([{ error: { name: 'TypeError', message: expect.stringContaining('BigInt') } }]);
+    expect(parsed(result.stdout)).toEqual([
+      { error: { name: 'TypeError', message: expect.stringContaining('BigInt') } },
+    ]);
   });
 
   test('a worker that dies on a line fails that line with WorkerExitedError; a replacement takes the next', async () => {
@@ -177,23 +190,29 @@ describe('failing lines', () => {
     const result = await run(['--stop-on-error', tasks, 'checked'], '1\n2\n-3\n4\n-5\n6\n');
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('2\n4\n');
-    expect(result.stderr).toBe('forkpool-map: item 2 failed (--stop-on-error): RangeError: negative: -3 [E_NEGATIVE]\n');
+    expect(result.stderr).toBe(
+      'forkpool-map: item 2 failed (--stop-on-error): RangeError: negative: -3 [E_NEGATIVE]\n',
+    );
   });
 
   test('workers that cannot load the module end the run: exit 1 with the reason', async () => {
     const result = await run([tasks, 'square'], '1\n2\n', { CLI_TASKS_THROW_IN_WORKERS: '1' });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^forkpool-map: PoolWorker-\d+ failed to start: .*cli-tasks refuses to load in a worker/);
+    expect(result.stderr).toMatch(
+      /^forkpool-map: PoolWorker-\d+ failed to start: .*cli-tasks refuses to load in a worker/,
+    );
   });
 });
 
 describe('usage errors exit 2 before any work', () => {
-  test('an unknown export: the message lists the module\'s exported functions', async () => {
+  test("an unknown export: the message lists the module's exported functions", async () => {
     const result = await run([tasks, 'cube'], '1\n');
     expect(result).toMatchObject({ code: 2, stdout: '' });
     expect(result.stderr).toContain(`The module ${tasks} has no exported function \`cube\``);
-    expect(result.stderr).toContain('Its exported functions: act, add, args, big, checked, noisy, nothing, square, squareLater');
+    expect(result.stderr).toContain(
+      'Its exported functions: act, add, args, big, checked, noisy, nothing, square, squareLater',
+    );
     expect(result.stderr).toContain("Try 'forkpool-map --help'");
   });
 
@@ -205,13 +224,25 @@ describe('usage errors exit 2 before any work', () => {
 
   test.each([
     ['a missing module', ['./no-such-module.js', 'square'], /Cannot find the module .*no-such-module\.js/],
-    ['a missing input file', [tasks, 'square', 'no-such-input.jsonl'], /Cannot read the input file .*no-such-input\.jsonl/],
-    ['an input file that is a directory', [tasks, 'square', '__tests__'], /Cannot read the input file .*__tests__: it is a directory/],
+    [
+      'a missing input file',
+      [tasks, 'square', 'no-such-input.jsonl'],
+      /Cannot read the input file .*no-such-input\.jsonl/,
+    ],
+    [
+      'an input file that is a directory',
+      [tasks, 'square', '__tests__'],
+      /Cannot read the input file .*__tests__: it is a directory/,
+    ],
     ['an unknown option', ['--fast', tasks, 'square'], /Unknown option '--fast'/],
     ['no export', [tasks], /Expected <module> and <export>/],
     ['too many arguments', [tasks, 'square', 'a', 'b'], /at most 3 arguments/],
     ['--processes 0', ['--processes', '0', tasks, 'square'], /Expected --processes to be an integer >= 1, got "0"/],
-    ['--chunksize 1.5', ['--chunksize', '1.5', tasks, 'square'], /Expected --chunksize to be an integer >= 1, got "1.5"/],
+    [
+      '--chunksize 1.5',
+      ['--chunksize', '1.5', tasks, 'square'],
+      /Expected --chunksize to be an integer >= 1, got "1.5"/,
+    ],
     ['--timeout without a value', [tasks, 'square', '--timeout'], /--timeout/],
   ])('%s', async (_, args, message) => {
     const result = await run(args);
@@ -226,10 +257,23 @@ describe('--help and --version', () => {
       const result = await run([flag]);
       expect(result).toMatchObject({ code: 0, stderr: '' });
       expect(result.stdout).toMatch(/^Usage: forkpool-map \[options\] <module> <export> \[file\]/);
-      for (const option of ['--processes N', '--chunksize N', '--max-tasks-per-child N', '--timeout MS', '--spread', '--unordered', '--stop-on-error', '--help', '--version']) {
+      for (const option of [
+        '--processes N',
+        '--chunksize N',
+        '--max-tasks-per-child N',
+        '--timeout MS',
+        '--spread',
+        '--unordered',
+        '--stop-on-error',
+        '--help',
+        '--version',
+      ]) {
         expect(result.stdout).toContain(option);
       }
-      const optionsSection = result.stdout.slice(result.stdout.indexOf('Options:'), result.stdout.indexOf('-h, --help'));
+      const optionsSection = result.stdout.slice(
+        result.stdout.indexOf('Options:'),
+        result.stdout.indexOf('-h, --help'),
+      );
       expect(optionsSection.match(/\(default:/g)).toHaveLength(7);
       expect(result.stdout).toContain('Exit status');
       expect(result.stdout).toContain('Examples:');
@@ -299,7 +343,11 @@ describe('no worker is left', () => {
       rest.push(line);
     }
     const [code] = (await once(child, 'close')) as [number | null];
-    expect({ code, stdout, rest }).toEqual({ code: 1, stdout: '', rest: ['forkpool-map: item 1 failed (--stop-on-error): Error: thrown on request'] });
+    expect({ code, stdout, rest }).toEqual({
+      code: 1,
+      stdout: '',
+      rest: ['forkpool-map: item 1 failed (--stop-on-error): Error: thrown on request'],
+    });
     expect(isAlive(pid)).toBe(false);
   });
 

@@ -37,7 +37,10 @@ describe('close() then join()', () => {
       // Submitted before any worker is even ready: all of it is queued when close() comes.
       const mapped = pool.map('doubleLater', range(200), { chunksize: 1 });
       const applied = range(50).map((x) => pool.applyAsync('doubleLater', [x]));
-      const starmapped = pool.starmapAsync('doubleLater', range(50).map((x) => [x] as [number]));
+      const starmapped = pool.starmapAsync(
+        'doubleLater',
+        range(50).map((x) => [x] as [number]),
+      );
       const fromAsyncInput = pool.map('doubleLater', slowly(range(20)));
       pool.close();
       expect(pool.state).toBe('closed');

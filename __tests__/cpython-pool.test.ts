@@ -268,7 +268,9 @@ describe('_TestPool', () => {
       [10, 3],
     ] as const) {
       const error = new SayWhenError('Somebody said when');
-      await expect(pool.map('sqr', exceptionThrowingGenerator(total, when, error), { chunksize: 1 })).rejects.toBe(error);
+      await expect(pool.map('sqr', exceptionThrowingGenerator(total, when, error), { chunksize: 1 })).rejects.toBe(
+        error,
+      );
     }
     // Python's SpecialIterable: __next__ raises, though __len__ says 1.
     const error = new SayWhenError('special');

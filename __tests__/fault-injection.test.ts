@@ -82,10 +82,18 @@ function makePlan(random: () => number): Plan[] {
   return Array.from({ length: taskCount }, (_, id): Plan => {
     const roll = random();
     const kind: Kind = roll < 0.015 ? 'hang' : roll < 0.115 ? 'cpu' : 'tiny';
-    const timeout = kind === 'hang' ? 50 + Math.floor(random() * 250) : kind === 'tiny' && random() < 0.1 ? 600_000 : undefined;
+    const timeout =
+      kind === 'hang' ? 50 + Math.floor(random() * 250) : kind === 'tiny' && random() < 0.1 ? 600_000 : undefined;
     // Hanging tasks are aborted more often: their aborts mostly find them running.
     const abortAfter = random() < (kind === 'hang' ? 0.4 : 0.03) ? Math.floor(random() * 60) : undefined;
-    return { id, kind, x: Math.floor(random() * 1000), spinMs: kind === 'cpu' ? 1 + Math.floor(random() * 5) : 0, timeout, abortAfter };
+    return {
+      id,
+      kind,
+      x: Math.floor(random() * 1000),
+      spinMs: kind === 'cpu' ? 1 + Math.floor(random() * 5) : 0,
+      timeout,
+      abortAfter,
+    };
   });
 }
 
@@ -234,7 +242,10 @@ describe('fault injection', () => {
       const disagreeing = tracked.filter((entry, i) => {
         const [callback] = entry.callbacks;
         const got = gets[i]!;
-        return callback!.ok !== got.ok || (got.ok ? got.value !== (callback as typeof got).value : got.error !== (callback as typeof got).error);
+        return (
+          callback!.ok !== got.ok ||
+          (got.ok ? got.value !== (callback as typeof got).value : got.error !== (callback as typeof got).error)
+        );
       });
       expect(disagreeing.map((entry) => entry.plan.id)).toEqual([]);
 
@@ -259,7 +270,9 @@ describe('fault injection', () => {
           counts.workerExited++;
           exitedErrorsByPid.set(error.pid!, (exitedErrorsByPid.get(error.pid!) ?? 0) + 1);
           if (!killed.has(error.pid!) || error.signal !== 'SIGKILL') {
-            wrong.push(`${what} got WorkerExitedError for pid ${error.pid} (${error.signal}), not a worker this test killed`);
+            wrong.push(
+              `${what} got WorkerExitedError for pid ${error.pid} (${error.signal}), not a worker this test killed`,
+            );
           }
         } else if (error instanceof TaskTimeoutError) {
           counts.timedOut++;
@@ -269,7 +282,9 @@ describe('fault injection', () => {
         } else if (error instanceof AbortError) {
           counts.aborted++;
           if (!abortedWhilePending || error.reason !== reason) {
-            wrong.push(`${what} got AbortError, but ${abortedWhilePending ? 'with another reason' : 'it was not aborted while pending'}`);
+            wrong.push(
+              `${what} got AbortError, but ${abortedWhilePending ? 'with another reason' : 'it was not aborted while pending'}`,
+            );
           }
         } else {
           wrong.push(`${what} got ${error.name}: ${error.message}`);
@@ -288,7 +303,9 @@ describe('fault injection', () => {
       await quiet.promise;
 
       // Back to full size: `processes` tasks run at once, each on its own ready worker.
-      const final = Array.from({ length: processes }, (_, i) => pool.applyAsync('reportAndWait', [barrier.path, `final-${i}`]));
+      const final = Array.from({ length: processes }, (_, i) =>
+        pool.applyAsync('reportAndWait', [barrier.path, `final-${i}`]),
+      );
       const settledEarly = Promise.all(final.map((result) => result.get())).then(() => {
         throw new Error('The final tasks settled before all of them were running');
       });
@@ -317,12 +334,16 @@ describe('fault injection', () => {
       // Every exit so far was a replacement, counted under its reason, or a death before
       // ready (none is provoked here; one can follow outside interference).
       const { startup = 0, ...replacedFor } = Object.fromEntries(exitReasons);
-      expect(replacedFor).toEqual(Object.fromEntries(Object.entries(after.replacements).filter(([, count]) => count > 0)));
+      expect(replacedFor).toEqual(
+        Object.fromEntries(Object.entries(after.replacements).filter(([, count]) => count > 0)),
+      );
       expect(after.spawned).toBe(started.size);
       expect(after.spawned).toBe(processes + exited.size);
 
       // Every call took its listener off its signal.
-      const listening = tracked.filter(({ controller }) => controller !== undefined && getEventListeners(controller.signal, 'abort').length > 0);
+      const listening = tracked.filter(
+        ({ controller }) => controller !== undefined && getEventListeners(controller.signal, 'abort').length > 0,
+      );
       expect(listening.map((entry) => entry.plan.id)).toEqual([]);
 
       console.log(

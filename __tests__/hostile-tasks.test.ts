@@ -12,12 +12,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { Pool, PoolError, PoolTerminatedError, SerializationError, WorkerExitedError, WorkerInitError } from '../lib/index.js';
+import {
+  Pool,
+  PoolError,
+  PoolTerminatedError,
+  SerializationError,
+  WorkerExitedError,
+  WorkerInitError,
+} from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers, liveWorkers } from './helpers/processes.js';
 import { Rendezvous, workerNumber } from './helpers/rendezvous.js';
 import { errorOf } from './helpers/errors.js';
-import type { LateThrow, PollutionWay, SelfKill, ThrownValueKind, UncloneablePropertyKind } from './fixtures/hostile-tasks.js';
+import type {
+  LateThrow,
+  PollutionWay,
+  SelfKill,
+  ThrownValueKind,
+  UncloneablePropertyKind,
+} from './fixtures/hostile-tasks.js';
 
 type Tasks = typeof import('./fixtures/hostile-tasks.js');
 
@@ -73,15 +86,18 @@ describe('a task that throws what is not an Error', () => {
     ['frozen object', { name: 'Error', message: 'frozen', code: 'E_FROZEN' }],
     ['null-prototype object', { name: 'NonError', message: 'Non-error value: {}' }],
     ['symbol', { name: 'NonError', message: 'Non-error value: Symbol(thrown)' }],
-  ])('(%s) rejects with an Error that shows the value; the same worker serves the next task', async (kind, expected) => {
-    await withPool(new Pool<Tasks>({ processes: 1, module }), async (pool) => {
-      const worker = await pool.apply('whoami');
-      const error = await errorOf(pool.apply('throwValue', [kind]));
-      expectTaskError(error);
-      expect(error).toMatchObject(expected);
-      await expect(pool.apply('whoami')).resolves.toEqual(worker);
-    });
-  });
+  ])(
+    '(%s) rejects with an Error that shows the value; the same worker serves the next task',
+    async (kind, expected) => {
+      await withPool(new Pool<Tasks>({ processes: 1, module }), async (pool) => {
+        const worker = await pool.apply('whoami');
+        const error = await errorOf(pool.apply('throwValue', [kind]));
+        expectTaskError(error);
+        expect(error).toMatchObject(expected);
+        await expect(pool.apply('whoami')).resolves.toEqual(worker);
+      });
+    },
+  );
 });
 
 describe('a task error with an own property that cannot be cloned as it is', () => {
@@ -143,30 +159,35 @@ describe('a task that ends its own process', () => {
     ['process.exit(7)', { exitCode: 7, signal: null }],
     ['process.abort()', { exitCode: null, signal: 'SIGABRT' }],
     ["process.kill(process.pid, 'SIGSEGV')", { exitCode: null, signal: 'SIGSEGV' }],
-  ])('(%s) fails with WorkerExitedError; the pool is back to full size with the next PoolWorker-N', async (how, exit) => {
-    await withPool(startPool(2), async (pool) => {
-      const initial = await starts.take(2);
-      const error = await errorOf(pool.apply('killSelf', [how]));
-      expect(error).toBeInstanceOf(WorkerExitedError);
-      const victim = initial.find((worker) => worker.name === (error as WorkerExitedError).workerName)!;
-      expect(victim).toBeDefined();
-      expect(error).toMatchObject({ code: 'ERR_WORKER_EXITED', pid: victim.pid, ...exit });
-      const survivor = initial.find((worker) => worker !== victim)!;
+  ])(
+    '(%s) fails with WorkerExitedError; the pool is back to full size with the next PoolWorker-N',
+    async (how, exit) => {
+      await withPool(startPool(2), async (pool) => {
+        const initial = await starts.take(2);
+        const error = await errorOf(pool.apply('killSelf', [how]));
+        expect(error).toBeInstanceOf(WorkerExitedError);
+        const victim = initial.find((worker) => worker.name === (error as WorkerExitedError).workerName)!;
+        expect(victim).toBeDefined();
+        expect(error).toMatchObject({ code: 'ERR_WORKER_EXITED', pid: victim.pid, ...exit });
+        const survivor = initial.find((worker) => worker !== victim)!;
 
-      const [replacement] = await starts.take(1);
-      expect(workerNumber(replacement!.name)).toBe(Math.max(...initial.map((worker) => workerNumber(worker.name))) + 1);
+        const [replacement] = await starts.take(1);
+        expect(workerNumber(replacement!.name)).toBe(
+          Math.max(...initial.map((worker) => workerNumber(worker.name))) + 1,
+        );
 
-      // Full size: two tasks run at once, one on the survivor and one on the replacement.
-      const first = pool.applyAsync('reportAndWait', [running.path, 'first', 1]);
-      const second = pool.applyAsync('reportAndWait', [running.path, 'second', 2]);
-      const reports = await running.take(2);
-      expect(reports.map((report) => report.name).sort()).toEqual([survivor.name, replacement!.name].sort());
-      for (const report of reports) {
-        report.socket.write('go\n');
-      }
-      await expect(Promise.all([first.get(), second.get()])).resolves.toEqual([1, 2]);
-    });
-  });
+        // Full size: two tasks run at once, one on the survivor and one on the replacement.
+        const first = pool.applyAsync('reportAndWait', [running.path, 'first', 1]);
+        const second = pool.applyAsync('reportAndWait', [running.path, 'second', 2]);
+        const reports = await running.take(2);
+        expect(reports.map((report) => report.name).sort()).toEqual([survivor.name, replacement!.name].sort());
+        for (const report of reports) {
+          report.socket.write('go\n');
+        }
+        await expect(Promise.all([first.get(), second.get()])).resolves.toEqual([1, 2]);
+      });
+    },
+  );
 });
 
 describe('an error that escapes after the task returned', () => {
@@ -258,9 +279,14 @@ describe('huge values', () => {
       const received = await pool.apply('hugeBuffer', [size]);
       expect(Buffer.isBuffer(received)).toBe(true);
       expect(received.length).toBe(size);
-      expect([received[0], received[4096], received[255 * 4096], received[256 * 4096], received[4097], received[size - 1]]).toEqual([
-        0, 1, 255, 0, 0, 0xab,
-      ]);
+      expect([
+        received[0],
+        received[4096],
+        received[255 * 4096],
+        received[256 * 4096],
+        received[4097],
+        received[size - 1],
+      ]).toEqual([0, 1, 255, 0, 0, 0xab]);
       expect(sha256(received)).toBe(sha256(hugeBufferLike(size)));
       await expect(pool.apply('double', [21])).resolves.toBe(42);
     });
@@ -282,9 +308,17 @@ describe('huge values', () => {
   test('50 MB arguments (a Buffer and a string) arrive intact', async () => {
     await withPool(new Pool<Tasks>({ processes: 1, module }), async (pool) => {
       const buffer = hugeBufferLike(50 * MiB);
-      await expect(pool.apply('digest', [buffer])).resolves.toEqual({ type: 'Buffer', length: buffer.length, sha256: sha256(buffer) });
+      await expect(pool.apply('digest', [buffer])).resolves.toEqual({
+        type: 'Buffer',
+        length: buffer.length,
+        sha256: sha256(buffer),
+      });
       const text = 'xyz'.repeat((50 * MiB) / 2).slice(0, 50 * MiB);
-      await expect(pool.apply('digest', [text])).resolves.toEqual({ type: 'String', length: text.length, sha256: sha256(text) });
+      await expect(pool.apply('digest', [text])).resolves.toEqual({
+        type: 'String',
+        length: text.length,
+        sha256: sha256(text),
+      });
       await expect(pool.apply('double', [21])).resolves.toBe(42);
     });
   });
@@ -312,7 +346,12 @@ interface ScriptRun {
  * Runs a fixture script as its own process (without Jest's NODE_OPTIONS); `onStdout`
  * gets its stdout as it comes. Resolves once it has exited and its output has closed.
  */
-function runScript(name: string, args: string[], onStdout: (chunk: Buffer) => void, detached = false): Promise<ScriptRun> {
+function runScript(
+  name: string,
+  args: string[],
+  onStdout: (chunk: Buffer) => void,
+  detached = false,
+): Promise<ScriptRun> {
   const child = spawn(process.execPath, [fileURLToPath(fixture(name)), ...args], {
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -458,7 +497,11 @@ describe('options that only a real process can check', () => {
       error?: { name: string; message: string; cause?: { message: string; code?: string } };
     }
 
-    async function runPools(processes: number, rounds: number, mode: 'mixed' | 'task'): Promise<{ run: ScriptRun; outcomes: Outcome[] }> {
+    async function runPools(
+      processes: number,
+      rounds: number,
+      mode: 'mixed' | 'task',
+    ): Promise<{ run: ScriptRun; outcomes: Outcome[] }> {
       let stdout = '';
       const args = [missing, String(processes), String(rounds), mode];
       const run = await runScript('hostile-missing-cwd.js', args, (chunk) => (stdout += chunk.toString()), true);
@@ -472,7 +515,9 @@ describe('options that only a real process can check', () => {
       expect(outcomes).toHaveLength(10);
       expect(outcomes).toEqual(
         outcomes.map((outcome) =>
-          outcome.at === 'terminate' ? { at: 'terminate' } : { at: outcome.at, error: expect.objectContaining({ name: expect.stringMatching(/Error$/) }) },
+          outcome.at === 'terminate'
+            ? { at: 'terminate' }
+            : { at: outcome.at, error: expect.objectContaining({ name: expect.stringMatching(/Error$/) }) },
         ),
       );
     });
@@ -494,13 +539,26 @@ describe('Pool options of the wrong type (beyond unit/options.test.ts)', () => {
     ['cwd 42', { cwd: 42 }, TypeError, 'Expected `cwd` to be a string, got `42` (number)'],
     ['killTimeout 1.5', { killTimeout: 1.5 }, TypeError, '`killTimeout`'],
     ['initargs with a function', { initargs: [() => 1] }, SerializationError, '`initargs`'],
-    ['processes Infinity', { processes: Number.POSITIVE_INFINITY }, TypeError, 'Expected `processes` to be an integer >= 1, got `Infinity` (number)'],
-    ['processes NaN', { processes: Number.NaN }, TypeError, 'Expected `processes` to be an integer >= 1, got `NaN` (number)'],
-  ])('(%s) make the constructor throw, naming the option and the value, before any worker starts', (_, options, errorClass, message) => {
-    expect(() => new Pool(options as never)).toThrow(errorClass);
-    expect(() => new Pool(options as never)).toThrow(message);
-    expect(liveWorkers()).toEqual([]);
-  });
+    [
+      'processes Infinity',
+      { processes: Number.POSITIVE_INFINITY },
+      TypeError,
+      'Expected `processes` to be an integer >= 1, got `Infinity` (number)',
+    ],
+    [
+      'processes NaN',
+      { processes: Number.NaN },
+      TypeError,
+      'Expected `processes` to be an integer >= 1, got `NaN` (number)',
+    ],
+  ])(
+    '(%s) make the constructor throw, naming the option and the value, before any worker starts',
+    (_, options, errorClass, message) => {
+      expect(() => new Pool(options as never)).toThrow(errorClass);
+      expect(() => new Pool(options as never)).toThrow(message);
+      expect(liveWorkers()).toEqual([]);
+    },
+  );
 });
 
 describe('per-call options of the wrong type', () => {
@@ -509,13 +567,38 @@ describe('per-call options of the wrong type', () => {
       const worker = await pool.apply('whoami');
       const calls: [what: string, call: () => unknown, errorClass: new () => Error, named: string][] = [
         ['map chunksize 0', () => pool.map('double', numbers, { chunksize: 0 }), RangeError, '`chunksize`'],
-        ['starmap chunksize "2"', () => pool.starmap('double', [[1]], { chunksize: '2' as never }), TypeError, '`chunksize`'],
-        ['imapUnordered chunksize 1.5', () => pool.imapUnordered('double', numbers, { chunksize: 1.5 }), TypeError, '`chunksize`'],
-        ['mapAsync errorCallback 5', () => pool.mapAsync('double', numbers, { errorCallback: 5 as never }), TypeError, '`errorCallback`'],
-        ['applyAsync callback "x"', () => pool.applyAsync('double', [1], { callback: 'x' as never }), TypeError, '`callback`'],
+        [
+          'starmap chunksize "2"',
+          () => pool.starmap('double', [[1]], { chunksize: '2' as never }),
+          TypeError,
+          '`chunksize`',
+        ],
+        [
+          'imapUnordered chunksize 1.5',
+          () => pool.imapUnordered('double', numbers, { chunksize: 1.5 }),
+          TypeError,
+          '`chunksize`',
+        ],
+        [
+          'mapAsync errorCallback 5',
+          () => pool.mapAsync('double', numbers, { errorCallback: 5 as never }),
+          TypeError,
+          '`errorCallback`',
+        ],
+        [
+          'applyAsync callback "x"',
+          () => pool.applyAsync('double', [1], { callback: 'x' as never }),
+          TypeError,
+          '`callback`',
+        ],
         ['mapAsync options "x"', () => pool.mapAsync('double', numbers, 'x' as never), TypeError, 'options'],
         ['imap options 5', () => pool.imap('double', numbers, 5 as never), TypeError, 'options'],
-        ['map option chunkSize (chunksize misspelt)', () => pool.map('double', numbers, { chunkSize: 2 } as never), TypeError, '`chunkSize`'],
+        [
+          'map option chunkSize (chunksize misspelt)',
+          () => pool.map('double', numbers, { chunkSize: 2 } as never),
+          TypeError,
+          '`chunkSize`',
+        ],
         ['get timeoutMs "1000"', () => pool.applyAsync('double', [1]).get('1000' as never), TypeError, '`timeoutMs`'],
         ['get timeoutMs -1', () => pool.applyAsync('double', [1]).get(-1), RangeError, '`timeoutMs`'],
         ['wait timeoutMs NaN', () => pool.applyAsync('double', [1]).wait(Number.NaN), TypeError, '`timeoutMs`'],
@@ -534,7 +617,9 @@ describe('per-call options of the wrong type', () => {
             : { what, refusedWith: 'nothing: accepted' },
         );
       }
-      expect(refusals).toEqual(calls.map(([what, , errorClass]) => ({ what, refusedWith: errorClass.name, namesIt: true })));
+      expect(refusals).toEqual(
+        calls.map(([what, , errorClass]) => ({ what, refusedWith: errorClass.name, namesIt: true })),
+      );
       await expect(pool.apply('whoami')).resolves.toEqual(worker);
     });
   });

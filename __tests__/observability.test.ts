@@ -128,7 +128,10 @@ describe('--inspect in execArgv', () => {
     // Each worker prints 'Debugger listening on ws://…' to stderr.
     const pool = new Pool<Tasks>({ processes: 2, module, execArgv: ['--inspect=127.0.0.1:9400'] });
     try {
-      const tasks = [pool.apply('reportInspectorAndWait', [running.path]), pool.apply('reportInspectorAndWait', [running.path])];
+      const tasks = [
+        pool.apply('reportInspectorAndWait', [running.path]),
+        pool.apply('reportInspectorAndWait', [running.path]),
+      ];
       const reports = await running.take(2); // both running at once
       const ports: number[] = [];
       for (const report of reports) {
@@ -148,7 +151,10 @@ describe('--inspect in execArgv', () => {
       for (const report of reports) {
         report.socket.write('go\n');
       }
-      await expect(Promise.all(tasks)).resolves.toEqual(reports.map(({ name, pid }) => ({ name, pid })));
+      // The reports arrive in whatever order the workers got there: compare as sets.
+      const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+      const answered = (await Promise.all(tasks)).sort(byName);
+      expect(answered).toEqual(reports.map(({ name, pid }) => ({ name, pid })).sort(byName));
     } finally {
       await pool.terminate();
     }
@@ -174,7 +180,9 @@ describe('shutdown()', () => {
       await expect(queued).resolves.toEqual([2, 4, 6, 8]);
       await expect(done).resolves.toBe('drained');
       expect(pool.state).toBe('closed');
-      await expect(exits(1)).resolves.toEqual([expect.objectContaining({ pid: report.pid, reason: 'close', exitCode: 0 })]);
+      await expect(exits(1)).resolves.toEqual([
+        expect.objectContaining({ pid: report.pid, reason: 'close', exitCode: 0 }),
+      ]);
     } finally {
       await pool.terminate();
     }

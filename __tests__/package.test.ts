@@ -28,7 +28,9 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
  * consumer project, and NODE_OPTIONS would hide warnings a user would see.
  */
 const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => !key.startsWith('npm_') && key !== 'NODE_OPTIONS' && key !== 'INIT_CWD'),
+  Object.entries(process.env).filter(
+    ([key]) => !key.startsWith('npm_') && key !== 'NODE_OPTIONS' && key !== 'INIT_CWD',
+  ),
 );
 
 interface RunResult {
@@ -55,7 +57,9 @@ function run(file: string, args: string[], cwd: string): Promise<RunResult> {
 async function runOrThrow(file: string, args: string[], cwd: string): Promise<string> {
   const result = await run(file, args, cwd);
   if (result.code !== 0) {
-    throw new Error(`${file} ${args.join(' ')} failed (${result.code ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `${file} ${args.join(' ')} failed (${result.code ?? result.signal}):\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return result.stdout;
 }
@@ -200,7 +204,9 @@ ${scriptBody}})().catch((error) => {
 async function writeProject(dir: string, files: Record<string, unknown>): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const [name, content] of Object.entries(files)) {
-    await (typeof content === 'string' ? writeFile(path.join(dir, name), content) : writeJson(path.join(dir, name), content));
+    await (typeof content === 'string'
+      ? writeFile(path.join(dir, name), content)
+      : writeJson(path.join(dir, name), content));
   }
 }
 
@@ -255,7 +261,9 @@ describe('the packed tarball', () => {
       expect(packedFiles).toContain(path.posix.normalize(entryPoint));
     }
     expect(packedFiles).toContain('dist/worker-entry/worker.js');
-    expect(packedFiles.filter((file) => !/^(dist\/)?(lib|worker-entry)\/|^package\.json$|^README|^LICENSE/i.test(file))).toEqual([]);
+    expect(
+      packedFiles.filter((file) => !/^(dist\/)?(lib|worker-entry)\/|^package\.json$|^README|^LICENSE/i.test(file)),
+    ).toEqual([]);
     expect(packedFiles.filter((file) => file.endsWith('.tsbuildinfo'))).toEqual([]);
   });
 

@@ -57,7 +57,9 @@ function runScript(name: string, args: string[] = []): Script {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const closed = new Promise<{ stdout: string; stderr: string }>((resolve) => child.once('close', () => resolve({ stdout, stderr })));
+  const closed = new Promise<{ stdout: string; stderr: string }>((resolve) =>
+    child.once('close', () => resolve({ stdout, stderr })),
+  );
   return { child, exited, closed };
 }
 
@@ -113,7 +115,10 @@ describe('parent exit', () => {
       script.child.kill('SIGKILL');
       await expect(script.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
       // Each worker's connection closes when its process ends …
-      await within(Promise.all(reports.map((report) => report.closed)), 'the orphaned workers closing their connections');
+      await within(
+        Promise.all(reports.map((report) => report.closed)),
+        'the orphaned workers closing their connections',
+      );
       // … and the process is gone for good, not just silent.
       const alive = await allGone(reports.map((report) => report.pid));
       expect(alive).toEqual([]);
@@ -178,7 +183,12 @@ describe('parent exit', () => {
     const exit = await within(script.exited, 'the script exiting');
     const { stdout, stderr } = await within(script.closed, 'the script output closing');
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(stdout.split('\n')).toEqual(['Starting PoolWorker-1', 'hello from a worker', 'parent got: hello from a worker', '']);
+    expect(stdout.split('\n')).toEqual([
+      'Starting PoolWorker-1',
+      'hello from a worker',
+      'parent got: hello from a worker',
+      '',
+    ]);
     expect(stderr).toBe('warning from a worker\n');
   });
 });

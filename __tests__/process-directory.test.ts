@@ -28,9 +28,14 @@ function runScript(args: string[]): Promise<Run> {
   // Jest's NODE_OPTIONS (--experimental-vm-modules …) are not the user's: leave them out.
   const { NODE_OPTIONS: _, ...env } = process.env;
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['scripts/process-directory.js', ...args], { cwd: repoRoot, env }, (_error, stdout, stderr) => {
-      resolve({ code: child.exitCode, signal: child.signalCode, lines: stdout.split('\n').slice(0, -1), stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      ['scripts/process-directory.js', ...args],
+      { cwd: repoRoot, env },
+      (_error, stdout, stderr) => {
+        resolve({ code: child.exitCode, signal: child.signalCode, lines: stdout.split('\n').slice(0, -1), stderr });
+      },
+    );
   });
 }
 
@@ -81,7 +86,9 @@ describe('scripts/process-directory.js', () => {
     const lines = sum((name) => files[name]!.lines);
     const words = sum((name) => files[name]!.words);
     const bytes = sum((name) => Buffer.byteLength(files[name]!.content));
-    expect(run.lines.at(-1)).toBe(`${names.length} files, ${lines} lines, ${words} words, ${bytes} bytes (2 processes)`);
+    expect(run.lines.at(-1)).toBe(
+      `${names.length} files, ${lines} lines, ${words} words, ${bytes} bytes (2 processes)`,
+    );
   });
 
   test("the empty file's hash is the well-known SHA-256 of nothing", async () => {
@@ -103,7 +110,9 @@ describe('scripts/process-directory.js', () => {
     }
     // The docs may change while this runs (files added or edited): check the summary
     // against the lines printed, and the names against what is there afterwards.
-    expect(run.lines.at(-1)).toMatch(new RegExp(`^${perFile.length} files, \\d+ lines, \\d+ words, \\d+ bytes \\(\\d+ process(es)?\\)$`));
+    expect(run.lines.at(-1)).toMatch(
+      new RegExp(`^${perFile.length} files, \\d+ lines, \\d+ words, \\d+ bytes \\(\\d+ process(es)?\\)$`),
+    );
     const docs = readdirSync(join(repoRoot, 'docs'), { recursive: true, encoding: 'utf8' });
     for (const line of perFile) {
       expect(docs).toContain(line.slice(line.lastIndexOf('  ') + 2));

@@ -74,7 +74,10 @@ describe('maxQueue', () => {
     const pool = new Pool<Tasks>({ processes, module, maxQueue });
     try {
       // Both workers busy: whatever imap submits waits in the queue.
-      const blockers = [pool.apply('reportAndWait', [running.path, 'blocker']), pool.apply('reportAndWait', [running.path, 'blocker'])];
+      const blockers = [
+        pool.apply('reportAndWait', [running.path, 'blocker']),
+        pool.apply('reportAndWait', [running.path, 'blocker']),
+      ];
       const busy = await running.take(2);
 
       let pulled = 0;

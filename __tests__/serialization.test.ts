@@ -89,7 +89,13 @@ describe('an argument that cannot be cloned', () => {
 
 describe('structured clone round trip (argument to the worker and back)', () => {
   test.each([
-    ['Map', new Map<unknown, unknown>([[1, 'one'], ['k', { nested: [1, 2] }]])],
+    [
+      'Map',
+      new Map<unknown, unknown>([
+        [1, 'one'],
+        ['k', { nested: [1, 2] }],
+      ]),
+    ],
     ['Set', new Set([1, 'two', 3n])],
     ['Date', new Date('2024-02-29T12:34:56.789Z')],
     ['BigInt', 2n ** 100n],

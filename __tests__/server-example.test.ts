@@ -82,7 +82,10 @@ async function within<T>(promise: Promise<T>, what: string): Promise<T> {
 }
 
 /** Starts `node scripts/server.js` on a free port and resolves once it listens. */
-async function startServer(extraEnv: Record<string, string> = {}, options: { detached?: boolean } = {}): Promise<Server> {
+async function startServer(
+  extraEnv: Record<string, string> = {},
+  options: { detached?: boolean } = {},
+): Promise<Server> {
   // Without Jest's NODE_OPTIONS: the server runs as a user would run it.
   const env = { ...process.env, NODE_OPTIONS: '', PORT: '0', ...extraEnv };
   const child = spawn(process.execPath, ['scripts/server.js'], {
@@ -127,7 +130,9 @@ async function startServer(extraEnv: Record<string, string> = {}, options: { det
     }
   };
   child.stdout!.on('data', onLine);
-  void exited.then((exit) => listening.reject(new Error(`The server exited before listening: ${JSON.stringify(exit)}. stderr: ${stderr}`)));
+  void exited.then((exit) =>
+    listening.reject(new Error(`The server exited before listening: ${JSON.stringify(exit)}. stderr: ${stderr}`)),
+  );
   const port = await within(listening.promise, 'the server printing its port');
   child.stdout!.off('data', onLine);
   return { child, port, lines, printed, exited };
@@ -195,7 +200,10 @@ describe('scripts/server.js', () => {
 
     const crash = await request(server.port, '/crash');
     expect(crash.status).toBe(500);
-    expect(crash.body).toEqual({ code: 'ERR_WORKER_EXITED', error: expect.stringMatching(/PoolWorker-\d+.* exit code 70/) });
+    expect(crash.body).toEqual({
+      code: 'ERR_WORKER_EXITED',
+      error: expect.stringMatching(/PoolWorker-\d+.* exit code 70/),
+    });
     // The server still serves, from the surviving worker or the crashed one's replacement.
     await expect(request(server.port, '/fib?n=20')).resolves.toEqual({ status: 200, body: { n: 20, value: 6765 } });
     await expect(request(server.port, '/health')).resolves.toEqual({ status: 200, body: { status: 'ok' } });
@@ -233,7 +241,10 @@ describe('scripts/server.js', () => {
         await expect(request(server.port, '/health')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
         // … but the request in progress completes.
         running.socket.write('go\n');
-        await expect(within(response, 'the drained request')).resolves.toEqual({ status: 200, body: { n: 25, value: 75_025 } });
+        await expect(within(response, 'the drained request')).resolves.toEqual({
+          status: 200,
+          body: { n: 25, value: 75_025 },
+        });
 
         await expect(within(server.exited, 'the server exiting')).resolves.toEqual({ code: 0, signal: null });
         expect(server.lines.at(-1)).toBe('stopped');
@@ -307,7 +318,12 @@ describe('scripts/server.js', () => {
         expect(status).toBe(200);
         expect(body.value).toBe(fibonacci(body.n as number));
       }
-      await expect(statsOf(server)).resolves.toMatchObject({ queued: 0, running: 0, completed: processes + maxQueue, failed: 1 });
+      await expect(statsOf(server)).resolves.toMatchObject({
+        queued: 0,
+        running: 0,
+        completed: processes + maxQueue,
+        failed: 1,
+      });
 
       await stop(server);
     } finally {
@@ -327,7 +343,10 @@ describe('scripts/server.js', () => {
       client.abort();
       await expect(abandoned).resolves.toBe('AbortError');
       // The server logs each worker the pool replaced, once the process has exited.
-      await within(server.printed(`${running.name} (pid ${running.pid}) exited: abort`), 'the server stopping the worker');
+      await within(
+        server.printed(`${running.name} (pid ${running.pid}) exited: abort`),
+        'the server stopping the worker',
+      );
       await within(running.closed, 'the stopped worker closing its gate connection');
       expect(isAlive(running.pid)).toBe(false);
       const stats = await statsOf(server);
@@ -347,7 +366,10 @@ describe('scripts/server.js', () => {
       // And the server goes on serving.
       const response = request(server.port, '/fib?n=20');
       (await within(gate.next(), 'the next request reaching a worker')).socket.write('go\n');
-      await expect(within(response, 'the next request')).resolves.toEqual({ status: 200, body: { n: 20, value: 6765 } });
+      await expect(within(response, 'the next request')).resolves.toEqual({
+        status: 200,
+        body: { n: 20, value: 6765 },
+      });
 
       await stop(server);
     } finally {

@@ -156,7 +156,11 @@ describe('workers that leak stay in bounds', () => {
   test('maxTasksPerChild: 1000 recycles them before the leak adds up', async () => {
     const start = await freshWorkerRss();
     const pool = startPool({ processes, maxTasksPerChild: 1000 });
-    const rss = await pool.map('leak', Array.from({ length: tasks }, () => leakBytes), { chunksize: 1 });
+    const rss = await pool.map(
+      'leak',
+      Array.from({ length: tasks }, () => leakBytes),
+      { chunksize: 1 },
+    );
     const highest = Math.max(...rss);
     console.log(
       `soak: ${tasks} tasks leaking ${leakBytes / 1024} KB each on ${processes} workers, maxTasksPerChild 1000: ` +
@@ -173,7 +177,11 @@ describe('workers that leak stay in bounds', () => {
     const start = await freshWorkerRss();
     const limit = start + 30 * MB;
     const pool = startPool({ processes, maxMemoryPerChild: limit });
-    const rss = await pool.map('leak', Array.from({ length: tasks }, () => leakBytes), { chunksize: 1 });
+    const rss = await pool.map(
+      'leak',
+      Array.from({ length: tasks }, () => leakBytes),
+      { chunksize: 1 },
+    );
     const highest = Math.max(...rss);
     const { replacements, spawned } = pool.stats();
     console.log(

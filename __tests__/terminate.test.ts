@@ -46,16 +46,31 @@ describe('terminate()', () => {
         pool.applyAsync('double', [x], { errorCallback: (error) => errorCallbacks.push(error) }),
       );
       const mapped = pool.mapAsync('double', range(1000), { chunksize: 1 });
-      const starmapped = pool.starmapAsync('double', range(500).map((x) => [x] as [number]), { chunksize: 1 });
+      const starmapped = pool.starmapAsync(
+        'double',
+        range(500).map((x) => [x] as [number]),
+        { chunksize: 1 },
+      );
       const mapPromise = errorOf(pool.map('double', range(1000), { chunksize: 1 }));
-      const starmapPromise = errorOf(pool.starmap('double', range(500).map((x) => [x] as [number]), { chunksize: 1 }));
+      const starmapPromise = errorOf(
+        pool.starmap(
+          'double',
+          range(500).map((x) => [x] as [number]),
+          { chunksize: 1 },
+        ),
+      );
       // Consumed from now on: their rejections are awaited below.
       const imapped = errorOf(drain(pool.imap('double', range(1000))));
       const unordered = errorOf(drain(pool.imapUnordered('double', range(1000))));
 
       await pool.terminate();
 
-      const results: Pick<AsyncResult<unknown>, 'get' | 'ready' | 'successful'>[] = [...hanging, ...applied, mapped, starmapped];
+      const results: Pick<AsyncResult<unknown>, 'get' | 'ready' | 'successful'>[] = [
+        ...hanging,
+        ...applied,
+        mapped,
+        starmapped,
+      ];
       const errors = await Promise.all([
         ...results.map((result) => errorOf(result.get())),
         mapPromise,

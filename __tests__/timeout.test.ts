@@ -50,11 +50,23 @@ describe('a task past its timeout', () => {
 
       const error = await errorOf(pool.apply('hang', [], { timeout: 100 }));
       expect(error).toBeInstanceOf(TaskTimeoutError);
-      expect(error).toMatchObject({ name: 'TaskTimeoutError', code: 'ERR_TASK_TIMEOUT', workerName: first.name, pid: first.pid, timeout: 100 });
+      expect(error).toMatchObject({
+        name: 'TaskTimeoutError',
+        code: 'ERR_TASK_TIMEOUT',
+        workerName: first.name,
+        pid: first.pid,
+        timeout: 100,
+      });
       expect((error as Error).message).toContain(first.name);
 
       const exit = await exited;
-      expect(exit).toEqual({ workerName: first.name, pid: first.pid, exitCode: null, signal: 'SIGTERM', reason: 'timeout' });
+      expect(exit).toEqual({
+        workerName: first.name,
+        pid: first.pid,
+        exitCode: null,
+        signal: 'SIGTERM',
+        reason: 'timeout',
+      });
       expect(isAlive(first.pid)).toBe(false);
 
       const next = await pool.apply('whoami');
@@ -87,24 +99,27 @@ describe('a task past its timeout', () => {
 
   // The worker is told to ignore SIGTERM by an earlier task, so the handler is surely in
   // place before the timeout fires, however short it is.
-  test.each(['hang', 'spin'] as const)('a worker that ignores SIGTERM (task: %s) is killed with SIGKILL after killTimeout', async (task) => {
-    const pool = new Pool<Tasks>({ processes: 1, module, killTimeout: 50 });
-    try {
-      const pid = await pool.apply('ignoreSigterm');
-      const exited = exitOf(pool, pid);
+  test.each(['hang', 'spin'] as const)(
+    'a worker that ignores SIGTERM (task: %s) is killed with SIGKILL after killTimeout',
+    async (task) => {
+      const pool = new Pool<Tasks>({ processes: 1, module, killTimeout: 50 });
+      try {
+        const pid = await pool.apply('ignoreSigterm');
+        const exited = exitOf(pool, pid);
 
-      const error = await errorOf(pool.apply(task, [], { timeout: 100 }));
-      expect(error).toBeInstanceOf(TaskTimeoutError);
-      expect(error).toMatchObject({ pid });
-      await expect(exited).resolves.toMatchObject({ pid, reason: 'timeout', exitCode: null, signal: 'SIGKILL' });
-      expect(isAlive(pid)).toBe(false);
+        const error = await errorOf(pool.apply(task, [], { timeout: 100 }));
+        expect(error).toBeInstanceOf(TaskTimeoutError);
+        expect(error).toMatchObject({ pid });
+        await expect(exited).resolves.toMatchObject({ pid, reason: 'timeout', exitCode: null, signal: 'SIGKILL' });
+        expect(isAlive(pid)).toBe(false);
 
-      const next = await pool.apply('whoami');
-      expect(next.pid).not.toBe(pid);
-    } finally {
-      await pool.terminate();
-    }
-  });
+        const next = await pool.apply('whoami');
+        expect(next.pid).not.toBe(pid);
+      } finally {
+        await pool.terminate();
+      }
+    },
+  );
 });
 
 describe('per-call timeout', () => {
@@ -119,29 +134,32 @@ describe('per-call timeout', () => {
     }
   });
 
-  test.each([60_000, Number.POSITIVE_INFINITY])("a longer per-call timeout (%p) overrides the pool's", async (timeout) => {
-    const pool = new Pool<Tasks>({ processes: 2, module, timeout: 100 });
-    try {
-      const patient = pool.apply('reportAndWait', [running.path, 'patient'], { timeout });
-      const report = await running.next();
-      const exited = once(pool, 'workerExit') as Promise<[WorkerExitEvent]>;
-      // Sent after `patient` was running and stopped after the pool's 100 ms: by then
-      // `patient` has run longer than the pool's timeout.
-      const error = await errorOf(pool.apply('hang'));
-      expect(error).toBeInstanceOf(TaskTimeoutError);
-      expect(error).toMatchObject({ timeout: 100 });
-      const [exit] = await exited;
-      expect(exit).toMatchObject({ pid: (error as TaskTimeoutError).pid, reason: 'timeout' });
-      expect(exit.pid).not.toBe(report.pid);
+  test.each([60_000, Number.POSITIVE_INFINITY])(
+    "a longer per-call timeout (%p) overrides the pool's",
+    async (timeout) => {
+      const pool = new Pool<Tasks>({ processes: 2, module, timeout: 100 });
+      try {
+        const patient = pool.apply('reportAndWait', [running.path, 'patient'], { timeout });
+        const report = await running.next();
+        const exited = once(pool, 'workerExit') as Promise<[WorkerExitEvent]>;
+        // Sent after `patient` was running and stopped after the pool's 100 ms: by then
+        // `patient` has run longer than the pool's timeout.
+        const error = await errorOf(pool.apply('hang'));
+        expect(error).toBeInstanceOf(TaskTimeoutError);
+        expect(error).toMatchObject({ timeout: 100 });
+        const [exit] = await exited;
+        expect(exit).toMatchObject({ pid: (error as TaskTimeoutError).pid, reason: 'timeout' });
+        expect(exit.pid).not.toBe(report.pid);
 
-      report.socket.write('go\n');
-      await expect(patient).resolves.toEqual({ name: report.name, pid: report.pid });
-      expect(isAlive(report.pid)).toBe(true);
-      expect(pool.stats().replacements.timeout).toBe(1);
-    } finally {
-      await pool.terminate();
-    }
-  });
+        report.socket.write('go\n');
+        await expect(patient).resolves.toEqual({ name: report.name, pid: report.pid });
+        expect(isAlive(report.pid)).toBe(true);
+        expect(pool.stats().replacements.timeout).toBe(1);
+      } finally {
+        await pool.terminate();
+      }
+    },
+  );
 });
 
 describe('a task that finishes within its timeout', () => {

@@ -44,14 +44,19 @@ function runMain(nodeArgs: string[], args: string[] = [], nodeOptions?: string):
     env['NODE_OPTIONS'] = nodeOptions;
   }
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [...nodeArgs, tsMain, ...args], { cwd: repoRoot, env }, (_error, stdout, stderr) => {
-      const printed: Record<string, unknown> = {};
-      for (const line of stdout.split('\n').slice(0, -1)) {
-        const { label, value } = JSON.parse(line) as { label: string; value: unknown };
-        printed[label] = value;
-      }
-      resolve({ code: child.exitCode, signal: child.signalCode, printed, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [...nodeArgs, tsMain, ...args],
+      { cwd: repoRoot, env },
+      (_error, stdout, stderr) => {
+        const printed: Record<string, unknown> = {};
+        for (const line of stdout.split('\n').slice(0, -1)) {
+          const { label, value } = JSON.parse(line) as { label: string; value: unknown };
+          printed[label] = value;
+        }
+        resolve({ code: child.exitCode, signal: child.signalCode, printed, stderr });
+      },
+    );
   });
 }
 
@@ -69,12 +74,15 @@ describe('a .ts task module, parent run with tsx', () => {
     ['node --import tsx main.ts', ['--import', 'tsx'], undefined],
     ["NODE_OPTIONS='--import tsx' node main.ts", [], '--import tsx'],
     ['tsx main.ts', [tsxCli], undefined],
-  ])('%s: the workers inherit the loader; map, apply and applyAsync by export name, by reference and by source', async (_how, nodeArgs, nodeOptions) => {
-    const run = await runMain(nodeArgs, [], nodeOptions);
-    expect(run.stderr).toBe('');
-    expect(run.printed).toEqual(expectedResults);
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
-  });
+  ])(
+    '%s: the workers inherit the loader; map, apply and applyAsync by export name, by reference and by source',
+    async (_how, nodeArgs, nodeOptions) => {
+      const run = await runMain(nodeArgs, [], nodeOptions);
+      expect(run.stderr).toBe('');
+      expect(run.printed).toEqual(expectedResults);
+      expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+    },
+  );
 
   // Workers start in the parent's directory, where `--import tsx` resolves as it did for
   // the parent, and only then change to `cwd`.
@@ -90,7 +98,9 @@ describe('a .ts task module, parent run with tsx', () => {
     expect(run.printed['main']).toBe('MainProcess');
     expect(run.printed['error']).toEqual({
       name: 'TypeError',
-      message: expect.stringMatching(/ts-tasks\.ts is TypeScript, and the workers have no TypeScript loader .*execArgv: \['--import', 'tsx'\]/),
+      message: expect.stringMatching(
+        /ts-tasks\.ts is TypeScript, and the workers have no TypeScript loader .*execArgv: \['--import', 'tsx'\]/,
+      ),
     });
     expect({ code: run.code, signal: run.signal }).toEqual({ code: 1, signal: null });
   });

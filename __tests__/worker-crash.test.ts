@@ -42,7 +42,10 @@ describe('a worker killed from outside while it runs a task', () => {
     try {
       const initial = await starts.take(2);
       const firstNumber = Math.min(...initial.map((worker) => workerNumber(worker.name)));
-      expect(initial.map((worker) => worker.name).sort()).toEqual([`PoolWorker-${firstNumber}`, `PoolWorker-${firstNumber + 1}`]);
+      expect(initial.map((worker) => worker.name).sort()).toEqual([
+        `PoolWorker-${firstNumber}`,
+        `PoolWorker-${firstNumber + 1}`,
+      ]);
 
       const victimTask = pool.applyAsync('reportAndHang', [running.path, 'victim']);
       const survivorTask = pool.applyAsync('reportAndHang', [running.path, 'survivor']);

@@ -97,10 +97,14 @@ export function parseCommandLine(argv: readonly string[]): Command {
     return { kind: 'version' };
   }
   if (positionals.length < 2) {
-    throw new UsageError(`Expected <module> and <export>, got ${positionals.length === 0 ? 'neither' : `only ${JSON.stringify(positionals[0])}`}`);
+    throw new UsageError(
+      `Expected <module> and <export>, got ${positionals.length === 0 ? 'neither' : `only ${JSON.stringify(positionals[0])}`}`,
+    );
   }
   if (positionals.length > 3) {
-    throw new UsageError(`Expected at most 3 arguments (<module> <export> [file]), got ${positionals.length}: ${positionals.join(' ')}`);
+    throw new UsageError(
+      `Expected at most 3 arguments (<module> <export> [file]), got ${positionals.length}: ${positionals.join(' ')}`,
+    );
   }
   const [module, exportName, file] = positionals as [string, string, string | undefined];
   return {

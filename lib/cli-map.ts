@@ -135,7 +135,7 @@ export async function mapLines(options: MapLinesOptions): Promise<MapLinesResult
   /** Settled chunks that may be written now: in order, the settled oldest ones; else all settled. */
   const takeReady = (): Chunk[] => {
     const ready: Chunk[] = [];
-    for (let i = 0; i < unwritten.length; ) {
+    for (let i = 0; i < unwritten.length;) {
       if (unwritten[i]!.outcome !== undefined) {
         ready.push(...unwritten.splice(i, 1));
       } else if (unordered) {
@@ -228,5 +228,7 @@ function formatLine(index: number, outcome: LineOutcome, unordered: boolean): st
   if (!unordered) {
     return `${body}\n`;
   }
-  return outcome.ok ? `{"index":${index},"value":${body}}\n` : `{"index":${index},"error":${JSON.stringify(outcome.error)}}\n`;
+  return outcome.ok
+    ? `{"index":${index},"value":${body}}\n`
+    : `{"index":${index},"error":${JSON.stringify(outcome.error)}}\n`;
 }

@@ -61,7 +61,9 @@ async function writeOutput(text: string): Promise<void> {
 
 function packageVersion(): string {
   // dist/lib/cli.js → the package root.
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return manifest.version;
 }
 
@@ -71,10 +73,14 @@ function moduleUrlOf(module: string): string {
   try {
     url = /^file:/i.test(module) ? new URL(module) : pathToFileURL(isAbsolute(module) ? module : resolve(module));
   } catch (error) {
-    throw new UsageError(`Expected <module> to be a path or a file: URL, got ${JSON.stringify(module)}: ${(error as Error).message}`);
+    throw new UsageError(
+      `Expected <module> to be a path or a file: URL, got ${JSON.stringify(module)}: ${(error as Error).message}`,
+    );
   }
   if (!existsSync(fileURLToPath(url))) {
-    throw new UsageError(`Cannot find the module ${fileURLToPath(url)} (a relative path is resolved against the current directory)`);
+    throw new UsageError(
+      `Cannot find the module ${fileURLToPath(url)} (a relative path is resolved against the current directory)`,
+    );
   }
   return url.href;
 }
@@ -88,7 +94,9 @@ async function checkExport(moduleUrl: string, exportName: string): Promise<void>
   try {
     namespace = (await import(moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    throw new UsageError(`Cannot import the module ${fileURLToPath(moduleUrl)}: ${(error as Error)?.message ?? String(error)}`);
+    throw new UsageError(
+      `Cannot import the module ${fileURLToPath(moduleUrl)}: ${(error as Error)?.message ?? String(error)}`,
+    );
   }
   const value = Object.hasOwn(namespace, exportName) ? namespace[exportName] : undefined;
   if (typeof value !== 'function') {
@@ -172,7 +180,9 @@ async function runMap(options: CliOptions): Promise<number> {
   if (result.stoppedBy !== undefined) {
     const { index, error } = result.stoppedBy;
     progress?.stop();
-    report(`item ${index} failed (--stop-on-error): ${error.name}: ${error.message}${error.code === undefined ? '' : ` [${error.code}]`}`);
+    report(
+      `item ${index} failed (--stop-on-error): ${error.name}: ${error.message}${error.code === undefined ? '' : ` [${error.code}]`}`,
+    );
     await pool.terminate();
     return exitCodes.failed;
   }

@@ -70,7 +70,7 @@ export class WorkerExitedError extends PoolError implements WorkerExitInfo {
     const hint =
       info.signal === 'SIGABRT' || info.exitCode === 134
         ? ". V8 ends a process this way when it runs out of heap ('JavaScript heap out of memory' on the worker's stderr) " +
-          'or on another fatal error: give workers more heap with `execArgv: [\'--max-old-space-size=MB\']`, or recycle them with `maxMemoryPerChild`'
+          "or on another fatal error: give workers more heap with `execArgv: ['--max-old-space-size=MB']`, or recycle them with `maxMemoryPerChild`"
         : '';
     super(`${info.workerName} (pid ${info.pid}) exited ${how} ${when}${hint}`, 'ERR_WORKER_EXITED', options);
     this.workerName = info.workerName;

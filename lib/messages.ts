@@ -63,9 +63,7 @@ export interface TaskMessage {
 export type ToWorker = InitMessage | TaskMessage;
 
 /** Why an item failed, as it travels back. */
-export type TaskFailure =
-  | { kind: 'thrown'; error: ErrorObject }
-  | { kind: 'unserializable'; detail: string };
+export type TaskFailure = { kind: 'thrown'; error: ErrorObject } | { kind: 'unserializable'; detail: string };
 
 export interface ReadyMessage {
   tag: typeof PROTOCOL_TAG;
@@ -122,7 +120,10 @@ export function isFromWorker(message: unknown, key: string): message is FromWork
   return (
     isTagged(message) &&
     (message as { key?: unknown }).key === key &&
-    (message.type === 'ready' || message.type === 'init-failed' || message.type === 'result' || message.type === 'dying')
+    (message.type === 'ready' ||
+      message.type === 'init-failed' ||
+      message.type === 'result' ||
+      message.type === 'dying')
   );
 }
 

@@ -156,10 +156,13 @@ function resolveModuleUrl(module: unknown): string | null {
 
 /** A task's time limit in ms: a positive integer, or `undefined` for none. */
 export function validateTaskTimeout(timeout: unknown): number | undefined {
-  return timeout === undefined || timeout === Number.POSITIVE_INFINITY ? undefined : validateInteger('timeout', timeout, 1);
+  return timeout === undefined || timeout === Number.POSITIVE_INFINITY
+    ? undefined
+    : validateInteger('timeout', timeout, 1);
 }
 
-const loaderFlag = /^(--import|--require|-r|--loader|--experimental-loader|--experimental-strip-types|--experimental-transform-types)(=|$)/;
+const loaderFlag =
+  /^(--import|--require|-r|--loader|--experimental-loader|--experimental-strip-types|--experimental-transform-types)(=|$)/;
 
 /**
  * Node.js 20 cannot import a `.ts` file by itself: without a loader (tsx …) every worker
@@ -192,7 +195,21 @@ function validateStringArray(name: string, value: unknown): string[] {
  * make each worker run the parent's `--eval` code (which creates a pool, which forks …)
  * or a test runner instead of the worker entry.
  */
-const programFlags = new Set(['-e', '--eval', '-p', '--print', '--input-type', '-c', '--check', '-i', '--interactive', '--test', '--watch', '--watch-path', '--test-only']);
+const programFlags = new Set([
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '--input-type',
+  '-c',
+  '--check',
+  '-i',
+  '--interactive',
+  '--test',
+  '--watch',
+  '--watch-path',
+  '--test-only',
+]);
 const programFlagsWithValue = new Set(['-e', '--eval', '-p', '--print', '--input-type', '--watch-path']);
 
 /** The parent's `execArgv` without the flags that name the parent's own program. */
@@ -241,7 +258,9 @@ export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): Resolv
   }
   const { initializer, initargs = [], env = process.env, cwd = process.cwd() } = options;
   if (initializer !== undefined && typeof initializer !== 'string' && typeof initializer !== 'function') {
-    throw new TypeError(`Expected \`initializer\` to be an export name or a function, got ${describeValue(initializer)}`);
+    throw new TypeError(
+      `Expected \`initializer\` to be an export name or a function, got ${describeValue(initializer)}`,
+    );
   }
   if (!Array.isArray(initargs)) {
     throw new TypeError(`Expected \`initargs\` to be an array, got ${describeValue(initargs)}`);
@@ -253,11 +272,15 @@ export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): Resolv
     throw new TypeError(`Expected \`cwd\` to be a string, got ${describeValue(cwd)}`);
   }
   if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new Error(`The workers' working directory ${resolve(cwd)} (\`cwd\` option) does not exist or is not a directory`);
+    throw new Error(
+      `The workers' working directory ${resolve(cwd)} (\`cwd\` option) does not exist or is not a directory`,
+    );
   }
   const moduleUrl = resolveModuleUrl(options.module);
   const execArgv =
-    options.execArgv === undefined ? inheritableExecArgv(process.execArgv) : validateStringArray('execArgv', options.execArgv);
+    options.execArgv === undefined
+      ? inheritableExecArgv(process.execArgv)
+      : validateStringArray('execArgv', options.execArgv);
   assertTypeScriptLoader(moduleUrl, execArgv, env);
   return {
     processes: options.processes === undefined ? cpuCount() : validateInteger('processes', options.processes, 1),
@@ -276,6 +299,8 @@ export function resolveOptions<Fn>(options: PoolOptions<Fn> | undefined): Resolv
         ? Number.POSITIVE_INFINITY
         : validateInteger('maxQueue', options.maxQueue, 0),
     maxMemoryPerChild:
-      options.maxMemoryPerChild === undefined ? null : validateInteger('maxMemoryPerChild', options.maxMemoryPerChild, 1),
+      options.maxMemoryPerChild === undefined
+        ? null
+        : validateInteger('maxMemoryPerChild', options.maxMemoryPerChild, 1),
   };
 }

@@ -151,7 +151,9 @@ export class PoolManager implements WorkerListener {
    */
   submit(tasks: readonly Task[]): void {
     if (this.#state === 'terminated') {
-      const reason = this.#brokenBy ? new PoolNotRunningError(undefined, { cause: this.#brokenBy }) : new PoolTerminatedError();
+      const reason = this.#brokenBy
+        ? new PoolNotRunningError(undefined, { cause: this.#brokenBy })
+        : new PoolTerminatedError();
       for (const task of tasks) {
         this.#reject(task, reason);
       }
@@ -293,7 +295,9 @@ export class PoolManager implements WorkerListener {
         }
         worker.exitReason = 'startup';
         const cause = deserializeError(message.error);
-        this.#break(new WorkerInitError(worker.name, `${message.stage} threw ${cause.name}: ${cause.message}`, { cause }));
+        this.#break(
+          new WorkerInitError(worker.name, `${message.stage} threw ${cause.name}: ${cause.message}`, { cause }),
+        );
         break;
       }
       case 'result':
@@ -338,9 +342,13 @@ export class PoolManager implements WorkerListener {
     // on in a loop. A reported import or initializer error breaks it at once (above).
     if (worker.state === 'starting' && this.#state !== 'terminated' && ++this.#startupFailures >= maxStartupFailures) {
       this.#break(
-        new WorkerInitError(worker.name, describeExit(info, `before it was ready (${maxStartupFailures} workers in a row)`), {
-          cause: cause ?? new WorkerExitedError(info, undefined, 'before it was ready'),
-        }),
+        new WorkerInitError(
+          worker.name,
+          describeExit(info, `before it was ready (${maxStartupFailures} workers in a row)`),
+          {
+            cause: cause ?? new WorkerExitedError(info, undefined, 'before it was ready'),
+          },
+        ),
       );
     }
     const inFlight = worker.inFlight.splice(0);
@@ -363,7 +371,13 @@ export class PoolManager implements WorkerListener {
     this.#dispatch();
   }
 
-  #onResult(worker: PoolWorker, id: number, values: unknown[], failure: TaskFailure | undefined, rss: number | undefined): void {
+  #onResult(
+    worker: PoolWorker,
+    id: number,
+    values: unknown[],
+    failure: TaskFailure | undefined,
+    rss: number | undefined,
+  ): void {
     const at = worker.inFlight.findIndex((task) => task.id === id);
     if (at === -1) {
       return; // not a task of this worker: ignore rather than trust it
@@ -446,7 +460,11 @@ export class PoolManager implements WorkerListener {
         worker.run(task);
       } catch (error) {
         this.#idle.unshift(worker);
-        this.#settle(task, [], new SerializationError('argument', String((error as Error).message ?? error), { cause: error }));
+        this.#settle(
+          task,
+          [],
+          new SerializationError('argument', String((error as Error).message ?? error), { cause: error }),
+        );
         continue;
       }
       task.worker = worker;
@@ -517,7 +535,14 @@ export class PoolManager implements WorkerListener {
       this.#break(new WorkerInitError(name, `fork() failed: ${(error as Error).message}`, { cause: error }));
       return;
     }
-    const init = { moduleUrl, initializer, initargs, maxTasks: maxTasksPerChild, reportMemory: maxMemoryPerChild !== null, cwd };
+    const init = {
+      moduleUrl,
+      initializer,
+      initargs,
+      maxTasks: maxTasksPerChild,
+      reportMemory: maxMemoryPerChild !== null,
+      cwd,
+    };
     const worker = new PoolWorker(name, child, init, this);
     this.#workers.add(worker);
     this.#spawned++;

@@ -75,7 +75,12 @@ export class PoolWorker {
   #finished = false;
   #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(name: string, child: ChildLike, init: Omit<InitMessage, 'tag' | 'type' | 'name' | 'key'>, listener: WorkerListener) {
+  constructor(
+    name: string,
+    child: ChildLike,
+    init: Omit<InitMessage, 'tag' | 'type' | 'name' | 'key'>,
+    listener: WorkerListener,
+  ) {
     this.name = name;
     this.#child = child;
     this.#listener = listener;
@@ -171,7 +176,11 @@ export class PoolWorker {
     this.#finished = true;
     clearTimeout(this.#killTimer);
     // The listener reads the state the worker was in when it died.
-    this.#listener.onExit(this, { workerName: this.name, pid: this.pid, exitCode: exit.code, signal: exit.signal }, cause);
+    this.#listener.onExit(
+      this,
+      { workerName: this.name, pid: this.pid, exitCode: exit.code, signal: exit.signal },
+      cause,
+    );
     this.state = 'exited';
   }
 }

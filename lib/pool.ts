@@ -206,7 +206,11 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
    * `map`: it settles once every chunk has finished, and rejects with the first error to arrive.
    * Never throws: an invalid argument rejects the promise.
    */
-  map<F extends TaskFn<M>>(fn: F, iterable: AnyIterable<TaskItem<M, F>>, options?: ChunkOptions): Promise<TaskResult<M, F>[]> {
+  map<F extends TaskFn<M>>(
+    fn: F,
+    iterable: AnyIterable<TaskItem<M, F>>,
+    options?: ChunkOptions,
+  ): Promise<TaskResult<M, F>[]> {
     return settled(() => this.mapAsync(fn, iterable, options).get());
   }
 
@@ -485,7 +489,13 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
   }
 
   /** Submits the call's tasks; with a native `fn`, once it has been matched to an export. */
-  #submit(record: FnRecord | Promise<FnRecord>, argLists: unknown[][], chunksize: number, limits: CallLimits, done: Settle): void {
+  #submit(
+    record: FnRecord | Promise<FnRecord>,
+    argLists: unknown[][],
+    chunksize: number,
+    limits: CallLimits,
+    done: Settle,
+  ): void {
     if (record instanceof Promise) {
       const release = this.#manager.holdOpen();
       record

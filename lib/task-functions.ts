@@ -68,9 +68,12 @@ export class TaskFunctions {
     try {
       compileSource(source);
     } catch (error) {
-      throw new TypeError(`\`${role}\` cannot be sent to a worker: its source does not compile on its own (${String(error)})`, {
-        cause: error,
-      });
+      throw new TypeError(
+        `\`${role}\` cannot be sent to a worker: its source does not compile on its own (${String(error)})`,
+        {
+          cause: error,
+        },
+      );
     }
     const id = this.#nextId++;
     const record: FnRecord = {

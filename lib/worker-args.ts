@@ -22,7 +22,11 @@ export function withOwnInspectorPort(execArgv: readonly string[], workerNumber: 
     const [, flag = '', inline] = match;
     let value = inline ?? '';
     // `--inspect-port 9400`: only these two take their value as the next argument.
-    if (inline === undefined && (flag === '--inspect-port' || flag === '--debug-port') && /^[\w.:[\]-]+$/.test(execArgv[i + 1] ?? '')) {
+    if (
+      inline === undefined &&
+      (flag === '--inspect-port' || flag === '--debug-port') &&
+      /^[\w.:[\]-]+$/.test(execArgv[i + 1] ?? '')
+    ) {
       value = execArgv[++i]!;
     }
     // [host:]port, or a host alone (`--inspect=localhost`).
@@ -69,5 +73,7 @@ function probeParentDeathSignal(): Launcher | undefined {
     return undefined;
   }
   const probe = spawnSync(setpriv, ['--pdeathsig', 'KILL', '--', process.execPath, '--version'], { stdio: 'ignore' });
-  return probe.status === 0 ? { execPath: setpriv, prefix: ['--pdeathsig', 'KILL', '--', process.execPath] } : undefined;
+  return probe.status === 0
+    ? { execPath: setpriv, prefix: ['--pdeathsig', 'KILL', '--', process.execPath] }
+    : undefined;
 }

@@ -239,7 +239,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown]): undefined {
-  const failure: TaskFailure | undefined = thrown.length > 0 ? { kind: 'thrown', error: toErrorObject(thrown[0]) } : undefined;
+  const failure: TaskFailure | undefined =
+    thrown.length > 0 ? { kind: 'thrown', error: toErrorObject(thrown[0]) } : undefined;
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
   const rss = reportMemory ? process.memoryUsage.rss() : undefined;
   try {

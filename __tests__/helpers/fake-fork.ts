@@ -31,7 +31,10 @@ export class FakeChild extends EventEmitter implements ChildLike {
 
   /** Answers as the worker would; result values are given unpacked. */
   reply(message: Untagged<FromWorker> | (Omit<Untagged<ResultMessage>, 'values'> & { values: unknown[] })): void {
-    const packed = message.type === 'result' && Array.isArray(message.values) ? { ...message, values: pack(message.values, 1) } : message;
+    const packed =
+      message.type === 'result' && Array.isArray(message.values)
+        ? { ...message, values: pack(message.values, 1) }
+        : message;
     this.emit('message', { tag: PROTOCOL_TAG, key: this.sentOf('init')[0]!.key, ...packed });
   }
 

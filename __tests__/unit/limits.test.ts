@@ -25,7 +25,12 @@ describe('per-task timeout', () => {
     const child = children[0]!.ready();
     const error = await errorOf(pool.apply('hang'));
     expect(error).toBeInstanceOf(TaskTimeoutError);
-    expect(error).toMatchObject({ code: 'ERR_TASK_TIMEOUT', workerName: child.sentOf('init')[0]!.name, pid: child.pid, timeout: 1 });
+    expect(error).toMatchObject({
+      code: 'ERR_TASK_TIMEOUT',
+      workerName: child.sentOf('init')[0]!.name,
+      pid: child.pid,
+      timeout: 1,
+    });
     expect(child.signals).toEqual(['SIGTERM']);
     expect(children).toHaveLength(2);
     await flush();
@@ -133,7 +138,9 @@ describe('AbortSignal', () => {
 
   test('a signal that is not an AbortSignal is refused', () => {
     const { pool } = makePool();
-    expect(() => pool.applyAsync('f', [], { signal: {} as AbortSignal })).toThrow('Expected `signal` to be an AbortSignal');
+    expect(() => pool.applyAsync('f', [], { signal: {} as AbortSignal })).toThrow(
+      'Expected `signal` to be an AbortSignal',
+    );
     void pool.terminate();
   });
 });
@@ -222,7 +229,11 @@ describe('exit reasons', () => {
     const result = pool.apply('f', [1]);
     child.exit(null, 'SIGKILL');
     await expect(result).rejects.toMatchObject({ code: 'ERR_WORKER_EXITED' });
-    children[1]!.reply({ type: 'init-failed', stage: 'running the initializer', error: { name: 'Error', message: 'x', stack: '' } });
+    children[1]!.reply({
+      type: 'init-failed',
+      stage: 'running the initializer',
+      error: { name: 'Error', message: 'x', stack: '' },
+    });
     children[1]!.exit(1);
     await flush();
     expect(exits.map((event) => event.reason)).toEqual(['crash', 'startup']);
@@ -276,9 +287,19 @@ describe('memory recycling, stats and events', () => {
     });
     const [a, b] = children.map((child) => child.ready());
     const results = [pool.apply('f', [1]), pool.apply('fail', [2]), pool.apply('f', [3])];
-    expect(pool.stats()).toMatchObject({ workers: { alive: 4, starting: 2, idle: 0, busy: 2 }, queued: 1, running: 2, spawned: 4 });
+    expect(pool.stats()).toMatchObject({
+      workers: { alive: 4, starting: 2, idle: 0, busy: 2 },
+      queued: 1,
+      running: 2,
+      spawned: 4,
+    });
     a!.answer(taskIds(a!)[0]!);
-    b!.reply({ type: 'result', id: taskIds(b!)[0]!, values: [], failure: { kind: 'thrown', error: { name: 'Error', message: 'x', stack: '' } } });
+    b!.reply({
+      type: 'result',
+      id: taskIds(b!)[0]!,
+      values: [],
+      failure: { kind: 'thrown', error: { name: 'Error', message: 'x', stack: '' } },
+    });
     a!.exit(0);
     b!.exit(0);
     await flush();
@@ -314,11 +335,17 @@ describe('shutdown', () => {
 
 describe('inspector ports', () => {
   test('each worker gets the given port (or the parent’s) plus its number; port 0 is kept', () => {
-    expect(withOwnInspectorPort(['--inspect=9300', '--max-old-space-size=64'], 3)).toEqual(['--inspect=9303', '--max-old-space-size=64']);
+    expect(withOwnInspectorPort(['--inspect=9300', '--max-old-space-size=64'], 3)).toEqual([
+      '--inspect=9303',
+      '--max-old-space-size=64',
+    ]);
     expect(withOwnInspectorPort(['--inspect-brk=127.0.0.1:9300'], 2)).toEqual(['--inspect-brk=127.0.0.1:9302']);
     expect(withOwnInspectorPort(['--inspect'], 1)).toEqual([`--inspect=${process.debugPort + 1}`]);
     expect(withOwnInspectorPort(['--inspect=0'], 5)).toEqual(['--inspect=0']);
-    expect(withOwnInspectorPort(['--inspect-port', '9400', '--enable-source-maps'], 2)).toEqual(['--inspect-port=9402', '--enable-source-maps']);
+    expect(withOwnInspectorPort(['--inspect-port', '9400', '--enable-source-maps'], 2)).toEqual([
+      '--inspect-port=9402',
+      '--enable-source-maps',
+    ]);
     expect(withOwnInspectorPort(['--inspect=localhost'], 1)).toEqual([`--inspect=localhost:${process.debugPort + 1}`]);
   });
 });
@@ -346,7 +373,11 @@ describe('one listener per signal', () => {
     const results = Array.from({ length: 20 }, (_, i) => pool.apply('f', [i], { signal: controller.signal }));
     controller.abort('all of them');
     const settled = await Promise.allSettled(results);
-    expect(settled.every((outcome) => outcome.status === 'rejected' && (outcome.reason as AbortError).reason === 'all of them')).toBe(true);
+    expect(
+      settled.every(
+        (outcome) => outcome.status === 'rejected' && (outcome.reason as AbortError).reason === 'all of them',
+      ),
+    ).toBe(true);
     await pool.terminate();
   });
 });

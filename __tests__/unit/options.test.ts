@@ -60,11 +60,15 @@ describe('per-call arguments', () => {
 
   test('args must be an array; iterables must be iterable; callbacks must be functions', async () => {
     const pool = make({ processes: 1 });
-    expect(() => pool.applyAsync('f', 5 as never)).toThrow('Expected `args` to be an array of arguments, got `5` (number)');
+    expect(() => pool.applyAsync('f', 5 as never)).toThrow(
+      'Expected `args` to be an array of arguments, got `5` (number)',
+    );
     await expect(pool.map('f', 5 as never)).rejects.toThrow(TypeError);
     expect(() => pool.imap('f', null as never)).toThrow(TypeError);
     expect(() => pool.applyAsync('f', [], { callback: 'x' as never })).toThrow('`callback`');
-    await expect(pool.starmap('f', [5] as never)).rejects.toThrow("Expected each item of starmap's input to be an array of arguments");
+    await expect(pool.starmap('f', [5] as never)).rejects.toThrow(
+      "Expected each item of starmap's input to be an array of arguments",
+    );
     await pool.terminate();
   });
 

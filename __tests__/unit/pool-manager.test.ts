@@ -3,13 +3,7 @@
  * public Pool with a fake `fork`: no processes, every step under the test's control.
  */
 import { describe, expect, test } from '@jest/globals';
-import {
-  Pool,
-  PoolNotRunningError,
-  PoolTerminatedError,
-  WorkerExitedError,
-  WorkerInitError,
-} from '../../lib/index.js';
+import { Pool, PoolNotRunningError, PoolTerminatedError, WorkerExitedError, WorkerInitError } from '../../lib/index.js';
 import { kFork } from '../../lib/pool.js';
 import type { PoolOptions } from '../../lib/options.js';
 import { unpack } from '../../lib/payload.js';
@@ -77,7 +71,9 @@ describe('dispatch', () => {
       order.push(await result.get());
     }
     expect(order).toEqual([1, 2, 3, 4, 5]);
-    const sentArgs = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => unpack(t.chunk)[0]);
+    const sentArgs = [...a!.sentOf('task'), ...b!.sentOf('task')]
+      .sort((x, y) => x.id - y.id)
+      .map((t) => unpack(t.chunk)[0]);
     expect(sentArgs).toEqual([[1], [2], [3], [4], [5]]);
     void pool.terminate();
   });
@@ -152,7 +148,9 @@ describe('chunking and ordering', () => {
       answerAll();
     }
     await expect(result).resolves.toEqual(items.map((x) => x * 10));
-    const chunkLengths = [...a!.sentOf('task'), ...b!.sentOf('task')].sort((x, y) => x.id - y.id).map((t) => unpack(t.chunk).length);
+    const chunkLengths = [...a!.sentOf('task'), ...b!.sentOf('task')]
+      .sort((x, y) => x.id - y.id)
+      .map((t) => unpack(t.chunk).length);
     expect(chunkLengths).toEqual([3, 3, 3, 3, 3, 3, 1]);
     void pool.terminate();
   });
@@ -160,11 +158,25 @@ describe('chunking and ordering', () => {
   test('an explicit chunksize is used as given; chunksize < 1 is a RangeError', async () => {
     const { pool, children } = makePool({ processes: 1 });
     const child = children[0]!.ready();
-    const result = pool.starmap('f', [[1, 2], [3, 4], [5, 6]], { chunksize: 2 });
+    const result = pool.starmap(
+      'f',
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      { chunksize: 2 },
+    );
     child.answer(taskIds(child)[0]!, (args) => args.join('+'));
     child.answer(taskIds(child)[1]!, (args) => args.join('+'));
     await expect(result).resolves.toEqual(['1+2', '3+4', '5+6']);
-    expect(child.sentOf('task').map((task) => unpack(task.chunk))).toEqual([[[1, 2], [3, 4]], [[5, 6]]]);
+    expect(child.sentOf('task').map((task) => unpack(task.chunk))).toEqual([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [[5, 6]],
+    ]);
     await expect(pool.map('f', [1], { chunksize: 0 })).rejects.toThrow(RangeError);
     expect(() => pool.imap('f', [1], { chunksize: 1.5 })).toThrow(TypeError);
     void pool.terminate();
@@ -174,8 +186,18 @@ describe('chunking and ordering', () => {
     const { pool, children } = makePool({ processes: 2 });
     const [a, b] = children.map((child) => child.ready());
     const result = pool.mapAsync('f', [1, 2], { chunksize: 1 });
-    b!.reply({ type: 'result', id: taskIds(b!)[0]!, values: [], failure: { kind: 'thrown', error: { name: 'TypeError', message: 'second', stack: '' } } });
-    a!.reply({ type: 'result', id: taskIds(a!)[0]!, values: [], failure: { kind: 'thrown', error: { name: 'Error', message: 'first', stack: '' } } });
+    b!.reply({
+      type: 'result',
+      id: taskIds(b!)[0]!,
+      values: [],
+      failure: { kind: 'thrown', error: { name: 'TypeError', message: 'second', stack: '' } },
+    });
+    a!.reply({
+      type: 'result',
+      id: taskIds(a!)[0]!,
+      values: [],
+      failure: { kind: 'thrown', error: { name: 'Error', message: 'first', stack: '' } },
+    });
     await expect(result.get()).rejects.toThrow(TypeError);
     await expect(result.get()).rejects.toThrow('second');
     void pool.terminate();
@@ -185,7 +207,12 @@ describe('chunking and ordering', () => {
     const { pool, children } = makePool({ processes: 2 });
     const [a, b] = children.map((child) => child.ready());
     const result = pool.mapAsync('f', [1, 2], { chunksize: 1 });
-    a!.reply({ type: 'result', id: taskIds(a!)[0]!, values: [], failure: { kind: 'thrown', error: { name: 'Error', message: 'x', stack: '' } } });
+    a!.reply({
+      type: 'result',
+      id: taskIds(a!)[0]!,
+      values: [],
+      failure: { kind: 'thrown', error: { name: 'Error', message: 'x', stack: '' } },
+    });
     await flush();
     expect(result.ready()).toBe(false);
     b!.answer(taskIds(b!)[0]!);

@@ -22,7 +22,12 @@ async function answerAll(child: FakeChild, fail?: (id: number) => boolean): Prom
     for (const { id } of pending) {
       answered.add(id);
       if (fail?.(id)) {
-        child.reply({ type: 'result', id, values: [], failure: { kind: 'thrown', error: { name: 'Error', message: 'x', stack: '' } } });
+        child.reply({
+          type: 'result',
+          id,
+          values: [],
+          failure: { kind: 'thrown', error: { name: 'Error', message: 'x', stack: '' } },
+        });
       } else {
         child.answer(id);
       }
@@ -36,7 +41,11 @@ describe('onProgress', () => {
     const { pool, children } = makePool();
     const child = children[0]!.ready();
     const reports: Progress[] = [];
-    const result = pool.map('f', Array.from({ length: 400 }, (_, i) => i), { chunksize: 1, onProgress: (p) => reports.push(p) });
+    const result = pool.map(
+      'f',
+      Array.from({ length: 400 }, (_, i) => i),
+      { chunksize: 1, onProgress: (p) => reports.push(p) },
+    );
     await answerAll(child);
     await expect(result).resolves.toHaveLength(400);
     expect(reports[0]).toEqual({ done: 1, failed: 0, total: 400 });
@@ -84,7 +93,9 @@ describe('onProgress', () => {
 
   test('onProgress must be a function; an unknown option is refused', async () => {
     const { pool } = makePool();
-    await expect(pool.map('f', [1], { onProgress: 5 as never })).rejects.toThrow('Expected `onProgress` to be a function');
+    await expect(pool.map('f', [1], { onProgress: 5 as never })).rejects.toThrow(
+      'Expected `onProgress` to be a function',
+    );
     await expect(pool.map('f', [1], { progress: () => {} } as never)).rejects.toThrow('Unknown option `progress`');
     await pool.terminate();
   });
