@@ -13,6 +13,7 @@ import { fixture } from './helpers/fixtures.js';
 import { errorOf } from './helpers/errors.js';
 import { expectNoLeakedWorkers, isAlive } from './helpers/processes.js';
 import { Rendezvous, workerNumber, type Report } from './helpers/rendezvous.js';
+import { exitOf } from './helpers/events.js';
 
 type Tasks = typeof import('./fixtures/limits-tasks.js');
 
@@ -34,19 +35,6 @@ afterEach(async () => {
   await running.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The `workerExit` event of the worker with this pid; listen before it can exit. */
-function exitOf(pool: Pool<Tasks>, pid: number): Promise<WorkerExitEvent> {
-  return new Promise((resolve) => {
-    const listener = (event: WorkerExitEvent) => {
-      if (event.pid === pid) {
-        pool.off('workerExit', listener);
-        resolve(event);
-      }
-    };
-    pool.on('workerExit', listener);
-  });
-}
 
 /** The item of `checkIn` that reports `tag`. */
 const item = (tag: string) => ({ socketPath: running.path, tag });

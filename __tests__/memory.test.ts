@@ -8,11 +8,12 @@ import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { Pool, WorkerExitedError, type WorkerExitEvent } from '../lib/index.js';
+import { Pool, WorkerExitedError } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
 import { errorOf } from './helpers/errors.js';
 import { expectNoLeakedWorkers } from './helpers/processes.js';
 import { Rendezvous, workerNumber } from './helpers/rendezvous.js';
+import { exitOf } from './helpers/events.js';
 
 type Tasks = typeof import('./fixtures/limits-tasks.js');
 
@@ -31,19 +32,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rendezvous.close();
 });
-
-/** The `workerExit` event of the worker with this pid; listen before it can exit. */
-function exitOf(pool: Pool<Tasks>, pid: number): Promise<WorkerExitEvent> {
-  return new Promise((resolve) => {
-    const listener = (event: WorkerExitEvent) => {
-      if (event.pid === pid) {
-        pool.off('workerExit', listener);
-        resolve(event);
-      }
-    };
-    pool.on('workerExit', listener);
-  });
-}
 
 describe('maxMemoryPerChild', () => {
   /** RSS of a fresh worker after a task, as the pool would measure it. */

@@ -10,6 +10,7 @@ import { fixture } from './helpers/fixtures.js';
 import { errorOf } from './helpers/errors.js';
 import { expectNoLeakedWorkers, isAlive } from './helpers/processes.js';
 import { Rendezvous, workerNumber } from './helpers/rendezvous.js';
+import { exitOf } from './helpers/events.js';
 
 type Tasks = typeof import('./fixtures/limits-tasks.js');
 
@@ -27,19 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await running.close();
 });
-
-/** The `workerExit` event of the worker with this pid; listen before it can exit. */
-function exitOf(pool: Pool<Tasks>, pid: number): Promise<WorkerExitEvent> {
-  return new Promise((resolve) => {
-    const listener = (event: WorkerExitEvent) => {
-      if (event.pid === pid) {
-        pool.off('workerExit', listener);
-        resolve(event);
-      }
-    };
-    pool.on('workerExit', listener);
-  });
-}
 
 describe('a task past its timeout', () => {
   test('rejects with TaskTimeoutError naming its worker; the worker is gone once workerExit fires; a replacement serves the next task', async () => {
