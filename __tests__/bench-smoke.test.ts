@@ -39,7 +39,7 @@ test('case.js forkpool tiny-apply --n 200 prints one JSON line with a passed che
   expect(run.code).toBe(0);
   const lines = run.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);
-  const result = JSON.parse(lines[0]);
+  const result = JSON.parse(lines[0] ?? '');
   expect(result).toMatchObject({
     library: 'forkpool',
     workload: 'tiny-apply',
