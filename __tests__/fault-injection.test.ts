@@ -10,11 +10,11 @@
  */
 import { randomInt } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import pDefer from 'p-defer';
 import { AbortError, Pool, TaskTimeoutError, WorkerExitedError, type PoolStats } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
-import { expectNoLeakedWorkers, liveWorkers } from './helpers/processes.js';
+import { expectNoLeakedWorkers, liveWorkers, terminateAfterEach } from './helpers/processes.js';
 import { Rendezvous } from './helpers/rendezvous.js';
 
 type Tasks = typeof import('./fixtures/reliability-tasks.js');
@@ -23,11 +23,7 @@ type Tasks = typeof import('./fixtures/reliability-tasks.js');
  * Terminated after the test even if it timed out waiting (its own `finally` never runs
  * then), before the check for leaked workers (hooks run in the order declared).
  */
-const openPools = new Set<Pool<Tasks>>();
-afterEach(async () => {
-  await Promise.all([...openPools].map((pool) => pool.terminate()));
-  openPools.clear();
-});
+const openPools = terminateAfterEach<Pool<Tasks>>();
 expectNoLeakedWorkers();
 
 const processes = 4;

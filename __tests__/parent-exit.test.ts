@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { fixture } from './helpers/fixtures.js';
-import { expectNoLeakedWorkers, isAlive } from './helpers/processes.js';
+import { expectNoLeakedWorkers, isAlive, killLeftoversAfterEach } from './helpers/processes.js';
 import { Rendezvous } from './helpers/rendezvous.js';
 
 expectNoLeakedWorkers();
@@ -23,24 +23,8 @@ interface Script {
   closed: Promise<{ stdout: string; stderr: string }>;
 }
 
-const started = new Set<ChildProcess>();
-/** Processes outside this test's process tree that a failing test must not leave behind. */
-const strays = new Set<number>();
-
-afterEach(() => {
-  for (const child of started) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-    }
-  }
-  started.clear();
-  for (const pid of strays) {
-    if (isAlive(pid)) {
-      process.kill(pid, 'SIGKILL');
-    }
-  }
-  strays.clear();
-});
+/** Scripts started, and their workers' pids (outside this process tree): killed if a test fails. */
+const { started, strays } = killLeftoversAfterEach();
 
 function runScript(name: string, args: string[] = []): Script {
   // Without Jest's NODE_OPTIONS: the script runs as a user would run it.

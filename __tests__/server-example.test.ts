@@ -13,10 +13,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import pDefer from 'p-defer';
 import { cpuCount } from '../lib/index.js';
-import { expectNoLeakedWorkers, isAlive, liveWorkers } from './helpers/processes.js';
+import { expectNoLeakedWorkers, isAlive, killLeftoversAfterEach, liveWorkers } from './helpers/processes.js';
 import { Rendezvous, type Report } from './helpers/rendezvous.js';
 
 expectNoLeakedWorkers();
@@ -49,24 +49,8 @@ interface FullResponse extends Response {
   headers: IncomingHttpHeaders;
 }
 
-const started = new Set<ChildProcess>();
-/** Worker pids seen; they are not our children, so a failing test must kill them itself. */
-const strays = new Set<number>();
-
-afterEach(() => {
-  for (const child of started) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-    }
-  }
-  started.clear();
-  for (const pid of strays) {
-    if (isAlive(pid)) {
-      process.kill(pid, 'SIGKILL');
-    }
-  }
-  strays.clear();
-});
+/** Servers started, and the worker pids seen (not our children): killed if a test fails. */
+const { started, strays } = killLeftoversAfterEach();
 
 /** `promise`, or a clear failure if it is not settled within `boundMs`: a hang must not look like a Jest timeout. */
 async function within<T>(promise: Promise<T>, what: string): Promise<T> {

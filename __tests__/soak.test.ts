@@ -9,19 +9,15 @@
 import { setMaxListeners, getEventListeners } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { Pool } from '../lib/index.js';
 import { fixture } from './helpers/fixtures.js';
-import { expectNoLeakedWorkers } from './helpers/processes.js';
+import { expectNoLeakedWorkers, terminateAfterEach } from './helpers/processes.js';
 
 type Tasks = typeof import('./fixtures/reliability-tasks.js');
 
 /** Terminated after each test, pass or fail, before the check for leaked workers. */
-const openPools = new Set<Pool<Tasks>>();
-afterEach(async () => {
-  await Promise.all([...openPools].map((pool) => pool.terminate()));
-  openPools.clear();
-});
+const openPools = terminateAfterEach<Pool<Tasks>>();
 expectNoLeakedWorkers();
 
 const module = fixture('reliability-tasks.js');

@@ -2,6 +2,7 @@
  * Child-process bookkeeping for integration tests: which pool workers of this process
  * are alive, read from /proc, so a test can assert that none outlive it.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, expect } from '@jest/globals';
 
@@ -58,4 +59,39 @@ export function expectNoLeakedWorkers(): void {
     }
     expect(leaked).toEqual([]);
   });
+}
+
+/**
+ * For tests that run scripts as processes of their own: the scripts they started, and
+ * worker pids they saw (not this process's children once their parent is gone). After
+ * each test, whatever of them still runs is killed, so a failing test leaves nothing.
+ */
+export function killLeftoversAfterEach(): { started: Set<ChildProcess>; strays: Set<number> } {
+  const started = new Set<ChildProcess>();
+  const strays = new Set<number>();
+  afterEach(() => {
+    for (const child of started) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+      }
+    }
+    started.clear();
+    for (const pid of strays) {
+      if (isAlive(pid)) {
+        process.kill(pid, 'SIGKILL');
+      }
+    }
+    strays.clear();
+  });
+  return { started, strays };
+}
+
+/** Terminates, after each test, pass or fail, the pools put in the returned set. */
+export function terminateAfterEach<P extends { terminate(): Promise<void> }>(): Set<P> {
+  const pools = new Set<P>();
+  afterEach(async () => {
+    await Promise.all([...pools].map((pool) => pool.terminate()));
+    pools.clear();
+  });
+  return pools;
 }
