@@ -11,40 +11,16 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from '../../dist/lib/index.js';
 import { double } from './tasks.js';
+import { inputs, processes, roundTrip, startup, throughput } from './measure.js';
 
-const processes = 2;
 const tasksModule = new URL('./tasks.js', import.meta.url);
 const echoChild = fileURLToPath(new URL('./raw-echo-child.js', import.meta.url));
 
 /** Default sizes: 20k tiny tasks, 2,000 round trips (after 200 warm-up calls), 5 pool lifetimes. */
 const defaultN = { throughput: 20_000, roundTrip: 2_000, startup: 5 };
-const warmUpCalls = 200;
-
-/** Checks that `values[i] === 2 * i` for every i, and reports the sum against the expected one. */
-function checkDoubled(values, n) {
-  let sum = 0;
-  let inOrder = values.length === n;
-  for (let i = 0; i < values.length; i++) {
-    sum += values[i];
-    if (values[i] !== 2 * i) {
-      inOrder = false;
-    }
-  }
-  const expectedSum = n * (n - 1);
-  return { ok: inOrder && sum === expectedSum, count: values.length, sum, expectedSum };
-}
-
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-const inputs = (n) => Array.from({ length: n }, (_, i) => i);
 
 // ── forkpool ────────────────────────────────────────────────────────────────────────────
 
@@ -56,41 +32,6 @@ async function withPool(body) {
   } finally {
     await pool.terminate();
   }
-}
-
-/** Times `run(n)`, which returns the results; the figure is tasks per second. */
-async function throughput(n, run) {
-  const start = performance.now();
-  const values = await run(n);
-  const seconds = (performance.now() - start) / 1000;
-  return { value: n / seconds, unit: 'tasks/s', higherIsBetter: true, check: checkDoubled(values, n) };
-}
-
-/** Times `n` sequential calls of `call(i)` after the warm-up; the figure is µs per call. */
-async function roundTrip(n, call) {
-  for (let i = 0; i < warmUpCalls; i++) {
-    await call(i);
-  }
-  const values = [];
-  const start = performance.now();
-  for (let i = 0; i < n; i++) {
-    values.push(await call(i));
-  }
-  const micros = ((performance.now() - start) * 1000) / n;
-  return { value: micros, unit: 'µs/call', higherIsBetter: false, check: checkDoubled(values, n) };
-}
-
-/** Times `n` lifetimes of `lifetime()` (which returns its first result); the figure is the median, in ms. */
-async function startup(n, lifetime) {
-  const times = [];
-  const values = [];
-  for (let i = 0; i < n; i++) {
-    const start = performance.now();
-    values.push(await lifetime());
-    times.push(performance.now() - start);
-  }
-  const ok = values.every((value) => value === 42);
-  return { value: median(times), unit: 'ms', higherIsBetter: false, check: { ok, count: values.length } };
 }
 
 const forkpoolCases = {
