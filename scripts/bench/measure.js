@@ -67,3 +67,85 @@ export async function startup(n, lifetime) {
   const ok = values.every((value) => value === 42);
   return { value: median(times), unit: 'ms', higherIsBetter: false, check: { ok, count: values.length } };
 }
+
+// ── payload workloads: one value sent to `echo` and back ────────────────────────────────
+
+/** The three payloads: a 1 MiB Buffer, a 1 MiB string, an array of 10,000 small objects. */
+export const payloadKinds = ['buffer', 'string', 'objects'];
+
+export function makePayload(kind) {
+  switch (kind) {
+    case 'buffer': {
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (let i = 0; i < buffer.length; i++) {
+        buffer[i] = (i * 31) & 0xff;
+      }
+      return buffer;
+    }
+    case 'string':
+      return 'forkpool '.repeat(Math.ceil((1 << 20) / 9)).slice(0, 1 << 20);
+    case 'objects':
+      return Array.from({ length: 10_000 }, (_, i) => ({
+        id: i,
+        name: `item ${i}`,
+        tags: ['a', 'b'],
+        ok: i % 2 === 0,
+      }));
+    default:
+      throw new Error(`Unknown payload kind ${kind}; expected one of ${payloadKinds.join(', ')}`);
+  }
+}
+
+/** Whether `value` came back equal to `makePayload(kind)`, and of the same type. */
+export function samePayload(kind, value) {
+  const expected = makePayload(kind);
+  switch (kind) {
+    case 'buffer':
+      return Buffer.isBuffer(value) && value.equals(expected);
+    case 'string':
+      return value === expected;
+    case 'objects':
+      return Array.isArray(value) && JSON.stringify(value) === JSON.stringify(expected);
+    default:
+      return false;
+  }
+}
+
+/** Sequential round trips of the payload `kind` through `call(payload)` (which resolves with what came back): 5 warm-up, then `n` timed; the figure is ms per round trip. */
+export async function payloadRoundTrips(kind, n, call) {
+  const payload = makePayload(kind);
+  for (let i = 0; i < 5; i++) {
+    await call(payload);
+  }
+  let last;
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    last = await call(payload);
+  }
+  const ms = (performance.now() - start) / n;
+  return { value: ms, unit: 'ms/round trip', higherIsBetter: false, check: { ok: samePayload(kind, last), count: n } };
+}
+
+// ── CPU workload: 200 tasks of about 5 ms of CPU each ───────────────────────────────────
+
+/**
+ * Runs `burn(seed)` for seeds 1..n serially in this process, then `run(seeds)` (which
+ * resolves with the results in order, computed by 2 workers); the figure is the speed-up,
+ * serial time over parallel time. Both results must agree.
+ */
+export async function cpuSpeedup(n, burn, run) {
+  const seeds = Array.from({ length: n }, (_, i) => i + 1);
+  let start = performance.now();
+  const serial = seeds.map((seed) => burn(seed));
+  const serialMs = performance.now() - start;
+  start = performance.now();
+  const parallel = await run(seeds);
+  const parallelMs = performance.now() - start;
+  const ok = parallel.length === n && parallel.every((value, i) => value === serial[i]);
+  return {
+    value: serialMs / parallelMs,
+    unit: '× serial',
+    higherIsBetter: true,
+    check: { ok, count: parallel.length, serialMs, parallelMs },
+  };
+}
