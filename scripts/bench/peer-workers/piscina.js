@@ -1,0 +1,2 @@
+/** piscina's worker module (worker threads): named exports, called with `{ name }`. */
+export { burn, double, echo } from '../tasks.js';
