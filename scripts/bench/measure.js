@@ -5,6 +5,7 @@
  *
  *   { value, unit, higherIsBetter, check: { ok, ... } }
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 export const processes = 2;
@@ -111,8 +112,16 @@ export function samePayload(kind, value) {
   }
 }
 
-/** Sequential round trips of the payload `kind` through `call(payload)` (which resolves with what came back): 5 warm-up, then `n` timed; the figure is ms per round trip. */
-export async function payloadRoundTrips(kind, n, call) {
+/**
+ * Sequential round trips of the payload `kind` through `call(payload)` (which resolves with
+ * what came back): 5 warm-up, then `n` timed; the figure is ms per round trip.
+ *
+ * The check's `intact` says whether the last value came back equal to the payload and of
+ * its type. By default `ok` is `intact`; `options.accept(value)` may accept a value that
+ * arrived changed in a known way (a Buffer through JSON arrives as `{ type, data }`), in
+ * which case `ok` is true and `intact` false, and the figure is no reference for that payload.
+ */
+export async function payloadRoundTrips(kind, n, call, options = {}) {
   const payload = makePayload(kind);
   for (let i = 0; i < 5; i++) {
     await call(payload);
@@ -123,7 +132,9 @@ export async function payloadRoundTrips(kind, n, call) {
     last = await call(payload);
   }
   const ms = (performance.now() - start) / n;
-  return { value: ms, unit: 'ms/round trip', higherIsBetter: false, check: { ok: samePayload(kind, last), count: n } };
+  const intact = samePayload(kind, last);
+  const ok = intact || (options.accept ? options.accept(last) === true : false);
+  return { value: ms, unit: 'ms/round trip', higherIsBetter: false, check: { ok, intact, count: n } };
 }
 
 // ── CPU workload: 200 tasks of about 5 ms of CPU each ───────────────────────────────────
@@ -147,5 +158,88 @@ export async function cpuSpeedup(n, burn, run) {
     unit: '× serial',
     higherIsBetter: true,
     check: { ok, count: parallel.length, serialMs, parallelMs },
+  };
+}
+
+// ── memory workloads: idle worker RSS, parent peak RSS growth ───────────────────────────
+
+const mebibyte = 1 << 20;
+
+/** The resident set size of process `pid` in MiB, from /proc/<pid>/status (VmRSS); undefined when unreadable. */
+export function rssMiBOf(pid) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
+    return line ? Number(line.split(/\s+/)[1]) / 1024 : undefined;
+  } catch {
+    return undefined; // the process exited, or there is no /proc
+  }
+}
+
+/** How long the idle RSS workloads let the warmed-up workers settle before reading their RSS. */
+export const idleSettleMs = 250;
+
+/**
+ * The average RSS of the processes `pids` (the 2 workers), read `idleSettleMs` after their
+ * warm-up; the figure is MiB. The check needs exactly `processes` pids, every RSS readable.
+ */
+export async function idleRss(pids) {
+  await new Promise((resolve) => setTimeout(resolve, idleSettleMs));
+  const rss = pids.map((pid) => rssMiBOf(pid));
+  const ok = pids.length === processes && rss.every((x) => x !== undefined && x > 0);
+  return {
+    value: ok ? rss.reduce((a, b) => a + b, 0) / rss.length : NaN,
+    unit: 'MiB',
+    higherIsBetter: false,
+    check: { ok, count: pids.length, rssMiB: rss },
+  };
+}
+
+/** The `chunksize` of the `imap-1m` workload (1 would make it a million IPC messages each way). */
+export const imapMillionChunksize = 100;
+
+/** A generator of 0, 1, …, n - 1: the lazy input of the `imap-1m` workload. */
+export function* counting(n) {
+  for (let i = 0; i < n; i++) {
+    yield i;
+  }
+}
+
+/**
+ * Runs `run(n, onValue)`, which makes a pool, feeds it a lazy input of n items and passes
+ * every result in order to `onValue`; each must be `2 * i`, and their sum n(n - 1). The
+ * figure is this process's peak RSS growth in MiB: `process.resourceUsage().maxRSS` at the
+ * end minus the RSS just before `run` (which makes the pool) was called.
+ */
+export async function peakRssGrowth(n, run) {
+  const before = process.memoryUsage.rss();
+  let count = 0;
+  let sum = 0;
+  let inOrder = true;
+  const start = performance.now();
+  await run(n, (value) => {
+    if (value !== 2 * count) {
+      inOrder = false;
+    }
+    sum += value;
+    count++;
+  });
+  const seconds = (performance.now() - start) / 1000;
+  const peak = process.resourceUsage().maxRSS * 1024;
+  const expectedSum = n * (n - 1);
+  return {
+    value: (peak - before) / mebibyte,
+    unit: 'MiB',
+    higherIsBetter: false,
+    check: {
+      ok: inOrder && count === n && sum === expectedSum,
+      count,
+      sum,
+      expectedSum,
+      rssBeforeMiB: before / mebibyte,
+      peakRssMiB: peak / mebibyte,
+      tasksPerSecond: n / seconds,
+    },
   };
 }
