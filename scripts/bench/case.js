@@ -5,22 +5,59 @@
  *
  * `library` is `forkpool`, `raw-json` or `raw-advanced` (two forked echo children,
  * scripts/bench/raw-echo-child.js, with that IPC serialization). Every case uses two
- * workers, warms them with one task each before the clock starts (except `startup`, whose
- * clock covers the whole life of the pool), and checks its results, not only its time.
- * scripts/bench/run.js drives the cases; python_pool.py is CPython's counterpart.
+ * workers, warms them with one task each before the clock starts (except `startup` and
+ * `max-tasks-1`, whose clocks cover the whole life of the pool or of the children), and
+ * checks its results, not only its time. `node scripts/bench/case.js --list` prints the
+ * workloads of each library. scripts/bench/run.js drives the cases; python_pool.py is
+ * CPython's counterpart.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { Pool } from '../../dist/lib/index.js';
-import { double } from './tasks.js';
-import { inputs, processes, roundTrip, startup, throughput } from './measure.js';
+import { burn, double, echo } from './tasks.js';
+import {
+  counting,
+  cpuSpeedup,
+  idleRss,
+  imapMillionChunksize,
+  inputs,
+  makePayload,
+  payloadRoundTrips,
+  peakRssGrowth,
+  processes,
+  roundTrip,
+  startup,
+  throughput,
+} from './measure.js';
 
 const tasksModule = new URL('./tasks.js', import.meta.url);
 const echoChild = fileURLToPath(new URL('./raw-echo-child.js', import.meta.url));
 
-/** Default sizes: 20k tiny tasks, 2,000 round trips (after 200 warm-up calls), 5 pool lifetimes. */
-const defaultN = { throughput: 20_000, roundTrip: 2_000, startup: 5 };
+/** Rounds of one task per worker before an idle RSS is read. */
+const idleWarmUpRounds = 10;
+
+/**
+ * Default sizes: 20k tiny tasks, 2,000 round trips (after 200 warm-up calls), 5 pool
+ * lifetimes, 200 CPU tasks, 20 payload round trips (after 5 warm-up), 200 tasks of one
+ * child each, a million `imap` items.
+ */
+const defaultN = {
+  'tiny-apply': 2_000,
+  'round-trip': 2_000,
+  startup: 5,
+  cpu: 200,
+  'payload-buffer': 20,
+  'payload-string': 20,
+  'payload-objects': 20,
+  'max-tasks-1': 200,
+  'naive-2-lanes': 200,
+  'naive-1-lane': 200,
+  'idle-rss': 1,
+  'imap-1m': 1_000_000,
+};
+const throughputN = 20_000;
 
 // ── forkpool ────────────────────────────────────────────────────────────────────────────
 
@@ -33,6 +70,8 @@ async function withPool(body) {
     await pool.terminate();
   }
 }
+
+const payloadWorkloads = { 'payload-buffer': 'buffer', 'payload-string': 'string', 'payload-objects': 'objects' };
 
 const forkpoolCases = {
   'tiny-apply-async': (n) =>
@@ -66,15 +105,64 @@ const forkpoolCases = {
         await pool.terminate();
       }
     }),
+  // n tasks of about 5 ms of CPU, one task per chunk, against the same tasks run serially here.
+  cpu: (n) => withPool((pool) => cpuSpeedup(n, burn, (seeds) => pool.map(burn, seeds, { chunksize: 1 }))),
+  ...Object.fromEntries(
+    Object.entries(payloadWorkloads).map(([workload, kind]) => [
+      workload,
+      (n) => withPool((pool) => payloadRoundTrips(kind, n, (payload) => pool.apply(echo, [payload]))),
+    ]),
+  ),
+  // The clock covers the pool's whole life up to the last result: every task needs a new worker.
+  'max-tasks-1': async (n) => {
+    let pool;
+    try {
+      const result = await throughput(n, (count) => {
+        pool = new Pool({ processes, module: tasksModule, maxTasksPerChild: 1 });
+        return pool.map(double, inputs(count), { chunksize: 1 });
+      });
+      const { spawned } = pool.stats();
+      return { ...result, check: { ...result.check, ok: result.check.ok && spawned >= n, spawned } };
+    } finally {
+      await pool?.terminate();
+    }
+  },
+  'idle-rss': async () => {
+    const pids = [];
+    const pool = new Pool({ processes, module: tasksModule });
+    pool.on('workerStart', (event) => pids.push(event.pid));
+    try {
+      let ok = true;
+      for (let round = 0; round < idleWarmUpRounds; round++) {
+        const values = await Promise.all([pool.apply(double, [round]), pool.apply(double, [round + 1])]);
+        ok &&= values[0] === 2 * round && values[1] === 2 * round + 2;
+      }
+      const result = await idleRss(pids);
+      return { ...result, check: { ...result.check, ok: result.check.ok && ok } };
+    } finally {
+      await pool.terminate();
+    }
+  },
+  'imap-1m': (n) =>
+    peakRssGrowth(n, async (count, onValue) => {
+      const pool = new Pool({ processes, module: tasksModule });
+      try {
+        for await (const value of pool.imap(double, counting(count), { chunksize: imapMillionChunksize })) {
+          onValue(value);
+        }
+      } finally {
+        await pool.terminate();
+      }
+    }),
 };
 
 // ── raw baseline: two forked echo children ──────────────────────────────────────────────
 
-/** Forks the two echo children; each reply goes to `onReply(message)`. */
-function forkEchoChildren(serialization, onReply) {
+/** Forks the two echo children in `mode` (see raw-echo-child.js); each reply goes to `onReply(message, child)`. */
+function forkEchoChildren(serialization, onReply, mode = 'double') {
   const children = [];
   for (let i = 0; i < processes; i++) {
-    const child = fork(echoChild, [], { serialization, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(echoChild, [mode], { serialization, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('message', (message) => onReply(message, child));
     children.push(child);
   }
@@ -95,9 +183,9 @@ async function killAll(children) {
  * Runs `body(children, setHandler)` on two warm echo children. `setHandler(fn)` routes every
  * later reply to `fn(message, child)`.
  */
-async function withEchoChildren(serialization, body) {
+async function withEchoChildren(serialization, body, mode = 'double') {
   let handler = () => {};
-  const children = forkEchoChildren(serialization, (message, child) => handler(message, child));
+  const children = forkEchoChildren(serialization, (message, child) => handler(message, child), mode);
   try {
     await new Promise((resolve) => {
       let warm = 0;
@@ -151,6 +239,61 @@ function rawOneInFlight(children, setHandler, count) {
   });
 }
 
+/** Sequential calls, alternating between the two children, as a pool's idle workers take turns. */
+function alternatingCalls(children, setHandler) {
+  let pending;
+  let turn = 0;
+  setHandler((message) => pending(message.value));
+  return (value) =>
+    new Promise((resolve) => {
+      pending = resolve;
+      children[turn++ % children.length].send({ id: turn, value });
+    });
+}
+
+/**
+ * The naive way to run each task in a child of its own: `lanes` loops side by side, each
+ * forking a child (raw-echo-child.js `once`), sending it one task, taking its answer, and
+ * forking the next only after that child has exited. The clock stops at the last answer;
+ * the last children's exits are awaited after it, as `max-tasks-1` terminates its pool
+ * after its clock.
+ */
+async function naiveLoop(serialization, lanes, n) {
+  const lastExits = [];
+  const result = await throughput(n, async (count) => {
+    const values = new Array(count);
+    let next = 0;
+    const lane = async () => {
+      while (next < count) {
+        const i = next++;
+        const child = fork(echoChild, ['once'], { serialization, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const exited = once(child, 'exit');
+        const answered = once(child, 'message');
+        child.send({ id: i, value: i });
+        const [reply] = await Promise.race([
+          answered,
+          exited.then(([code, signal]) => {
+            throw new Error(`echo child exited (${code ?? signal}) before it answered`);
+          }),
+        ]);
+        values[i] = reply.value;
+        if (next < count) {
+          await exited;
+        } else {
+          lastExits.push(exited);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+    return values;
+  });
+  await Promise.all(lastExits);
+  return result;
+}
+
+/** A payload through JSON: what a JSON channel delivers when it delivers the payload as it should. */
+const throughJson = (payload) => JSON.parse(JSON.stringify(payload));
+
 function rawCases(serialization) {
   return {
     pipelined: (n) =>
@@ -161,20 +304,8 @@ function rawCases(serialization) {
       withEchoChildren(serialization, (children, setHandler) =>
         throughput(n, (count) => rawOneInFlight(children, setHandler, count)),
       ),
-    // Sequential calls, alternating between the two children, as a pool's idle workers take turns.
     'round-trip': (n) =>
-      withEchoChildren(serialization, (children, setHandler) => {
-        let pending;
-        setHandler((message) => pending(message.value));
-        return roundTrip(
-          n,
-          (i) =>
-            new Promise((resolve) => {
-              pending = resolve;
-              children[i % children.length].send({ id: i, value: i });
-            }),
-        );
-      }),
+      withEchoChildren(serialization, (children, setHandler) => roundTrip(n, alternatingCalls(children, setHandler))),
     // Fork both children, one message to the first and its answer, kill both and see them exit.
     startup: (n) =>
       startup(n, async () => {
@@ -188,6 +319,40 @@ function rawCases(serialization) {
           await killAll(children);
         }
       }),
+    // The payload sent to an echo child and back. JSON delivers a Buffer as `{ type, data }`:
+    // accepted as a correct trip through JSON, reported as not intact.
+    ...Object.fromEntries(
+      Object.entries(payloadWorkloads).map(([workload, kind]) => [
+        workload,
+        (n) =>
+          withEchoChildren(
+            serialization,
+            (children, setHandler) => {
+              const expected = serialization === 'json' ? throughJson(makePayload(kind)) : undefined;
+              return payloadRoundTrips(
+                kind,
+                n,
+                alternatingCalls(children, setHandler),
+                expected === undefined ? {} : { accept: (value) => isDeepStrictEqual(value, expected) },
+              );
+            },
+            'echo',
+          ),
+      ]),
+    ),
+    'naive-2-lanes': (n) => naiveLoop(serialization, 2, n),
+    'naive-1-lane': (n) => naiveLoop(serialization, 1, n),
+    // Two bare children (an empty message handler, the IPC channel open), warmed as the pool's workers are.
+    'idle-rss': () =>
+      withEchoChildren(serialization, async (children, setHandler) => {
+        const call = alternatingCalls(children, setHandler);
+        let ok = true;
+        for (let i = 0; i < idleWarmUpRounds * children.length; i++) {
+          ok &&= (await call(i)) === 2 * i;
+        }
+        const result = await idleRss(children.map((child) => child.pid));
+        return { ...result, check: { ...result.check, ok: result.check.ok && ok } };
+      }),
   };
 }
 
@@ -196,8 +361,6 @@ const libraries = {
   'raw-json': rawCases('json'),
   'raw-advanced': rawCases('advanced'),
 };
-
-const sizeOf = { 'tiny-apply': 'roundTrip', 'round-trip': 'roundTrip', startup: 'startup' };
 
 function parseArgs(argv) {
   const [library, workload, ...rest] = argv;
@@ -217,12 +380,16 @@ function parseArgs(argv) {
   if (n !== undefined && !(Number.isInteger(n) && n >= 1)) {
     throw new Error(`Expected --n to be an integer >= 1, got ${rest.join(' ')}`);
   }
-  return { library, workload, n: n ?? defaultN[sizeOf[workload] ?? 'throughput'], run: cases[workload] };
+  return { library, workload, n: n ?? defaultN[workload] ?? throughputN, run: cases[workload] };
 }
 
-const { library, workload, n, run } = parseArgs(process.argv.slice(2));
-const result = await run(n);
-console.log(JSON.stringify({ library, workload, n, ...result }));
-if (!result.check.ok) {
-  process.exitCode = 1;
+if (process.argv[2] === '--list') {
+  console.log(JSON.stringify(Object.fromEntries(Object.entries(libraries).map(([name, c]) => [name, Object.keys(c)]))));
+} else {
+  const { library, workload, n, run } = parseArgs(process.argv.slice(2));
+  const result = await run(n);
+  console.log(JSON.stringify({ library, workload, n, ...result }));
+  if (!result.check.ok) {
+    process.exitCode = 1;
+  }
 }
