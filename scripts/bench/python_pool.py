@@ -3,24 +3,63 @@
     python3 scripts/bench/python_pool.py <workload> [--n N]
 
 Prints one JSON line shaped like scripts/bench/case.js's. Workloads: tiny-apply-async,
-tiny-map, tiny-imap, tiny-apply, startup. The workers are warmed with one task each before
-the clock starts (except for startup, whose clock covers the pool's whole life).
+tiny-map, tiny-imap, tiny-apply, startup, cpu, payload-buffer, payload-string,
+payload-objects, max-tasks-1, idle-rss, imap-1m. The workers are warmed with one task each
+before the clock starts (except for startup and max-tasks-1, whose clocks cover the pool's
+whole life). Each figure means what case.js's does (see scripts/bench/measure.js); the
+payloads are their Python counterparts (bytes, str, a list of dicts), and `burn` does the
+same xorshift32 steps as tasks.js's, fewer of them, so that a task takes about 5 ms here too.
 """
 
 import json
+import resource
 import statistics
 import sys
 import time
 from multiprocessing import Pool
 
 PROCESSES = 2
-DEFAULT_N = {"tiny-apply": 2_000, "startup": 5}
+DEFAULT_N = {
+    "tiny-apply": 2_000,
+    "startup": 5,
+    "cpu": 200,
+    "payload-buffer": 20,
+    "payload-string": 20,
+    "payload-objects": 20,
+    "max-tasks-1": 200,
+    "idle-rss": 1,
+    "imap-1m": 1_000_000,
+}
 THROUGHPUT_N = 20_000
 WARM_UP_CALLS = 200
+PAYLOAD_WARM_UP = 5
+# Iterations of burn that take about 5 ms of CPU in CPython 3.11 on the benchmark machine
+# (tasks.js's burnIterations, 3,000,000, take about that in Node.js).
+BURN_ITERATIONS = 17_000
+IDLE_WARM_UP_ROUNDS = 10
+IDLE_SETTLE_S = 0.25
+# measure.js's imapMillionChunksize.
+IMAP_MILLION_CHUNKSIZE = 100
+MASK = 0xFFFFFFFF
+MIB = 1 << 20
 
 
 def double(x):
     return x * 2
+
+
+def echo(value):
+    return value
+
+
+def burn(seed):
+    """tasks.js's burn: xorshift32 steps from seed; returns the final state (unsigned)."""
+    x = (seed & MASK) or 1
+    for _ in range(BURN_ITERATIONS):
+        x ^= (x << 13) & MASK
+        x ^= x >> 17
+        x ^= (x << 5) & MASK
+    return x
 
 
 def check_doubled(values, n):
@@ -75,6 +114,137 @@ def startup(n):
     return {"value": statistics.median(times), "unit": "ms", "higherIsBetter": False, "check": {"ok": ok, "count": len(values)}}
 
 
+def cpu(n):
+    seeds = list(range(1, n + 1))
+    start = time.perf_counter()
+    serial = [burn(seed) for seed in seeds]
+    serial_ms = (time.perf_counter() - start) * 1000
+
+    def parallel(pool):
+        start = time.perf_counter()
+        values = pool.map(burn, seeds, chunksize=1)
+        return values, (time.perf_counter() - start) * 1000
+
+    values, parallel_ms = with_pool(parallel)
+    ok = values == serial
+    return {
+        "value": serial_ms / parallel_ms,
+        "unit": "× serial",
+        "higherIsBetter": True,
+        "check": {"ok": ok, "count": len(values), "serialMs": serial_ms, "parallelMs": parallel_ms},
+    }
+
+
+def make_payload(kind):
+    """measure.js's makePayload: 1 MiB of bytes, a 1 MiB str, a list of 10,000 small dicts."""
+    if kind == "buffer":
+        return bytes((i * 31) & 0xFF for i in range(MIB))
+    if kind == "string":
+        return ("forkpool " * (MIB // 9 + 1))[:MIB]
+    return [{"id": i, "name": f"item {i}", "tags": ["a", "b"], "ok": i % 2 == 0} for i in range(10_000)]
+
+
+def payload_round_trips(kind, n):
+    payload = make_payload(kind)
+
+    def body(pool):
+        for _ in range(PAYLOAD_WARM_UP):
+            pool.apply(echo, (payload,))
+        last = None
+        start = time.perf_counter()
+        for _ in range(n):
+            last = pool.apply(echo, (payload,))
+        ms = (time.perf_counter() - start) * 1000 / n
+        intact = type(last) is type(payload) and last == payload
+        return {
+            "value": ms,
+            "unit": "ms/round trip",
+            "higherIsBetter": False,
+            "check": {"ok": intact, "intact": intact, "count": n},
+        }
+
+    return with_pool(body)
+
+
+def max_tasks_1(n):
+    """maxtasksperchild=1: the clock covers the pool's whole life up to the last result."""
+    start = time.perf_counter()
+    pool = Pool(PROCESSES, maxtasksperchild=1)
+    try:
+        values = pool.map(double, range(n), chunksize=1)
+        seconds = time.perf_counter() - start
+    finally:
+        pool.terminate()
+        pool.join()
+    return {"value": n / seconds, "unit": "tasks/s", "higherIsBetter": True, "check": check_doubled(values, n)}
+
+
+def rss_mib(pid="self"):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def idle_rss(_n):
+    def body(pool):
+        ok = True
+        for r in range(IDLE_WARM_UP_ROUNDS):
+            ok = ok and pool.map(double, [r, r + 1], chunksize=1) == [2 * r, 2 * r + 2]
+        time.sleep(IDLE_SETTLE_S)
+        rss = [rss_mib(worker.pid) for worker in pool._pool]
+        ok = ok and len(rss) == PROCESSES and all(x is not None and x > 0 for x in rss)
+        return {
+            "value": sum(rss) / len(rss) if ok else float("nan"),
+            "unit": "MiB",
+            "higherIsBetter": False,
+            "check": {"ok": ok, "count": len(rss), "rssMiB": rss},
+        }
+
+    return with_pool(body)
+
+
+def counting(n):
+    yield from range(n)
+
+
+def imap_million(n):
+    """Parent peak RSS growth (ru_maxrss at the end minus the RSS before the pool) over an imap of a generator."""
+    before = rss_mib()
+    count, total, in_order = 0, 0, True
+    start = time.perf_counter()
+    pool = Pool(PROCESSES)
+    try:
+        for value in pool.imap(double, counting(n), chunksize=IMAP_MILLION_CHUNKSIZE):
+            in_order = in_order and value == 2 * count
+            total += value
+            count += 1
+    finally:
+        pool.terminate()
+        pool.join()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    expected = n * (n - 1)
+    return {
+        "value": peak - before,
+        "unit": "MiB",
+        "higherIsBetter": False,
+        "check": {
+            "ok": in_order and count == n and total == expected,
+            "count": count,
+            "sum": total,
+            "expectedSum": expected,
+            "rssBeforeMiB": before,
+            "peakRssMiB": peak,
+            "tasksPerSecond": n / seconds,
+        },
+    }
+
+
 CASES = {
     "tiny-apply-async": lambda n: with_pool(
         lambda pool: throughput(n, lambda count: [r.get() for r in [pool.apply_async(double, (i,)) for i in range(count)]])
@@ -85,6 +255,13 @@ CASES = {
     ),
     "tiny-apply": lambda n: with_pool(lambda pool: round_trip(n, lambda i: pool.apply(double, (i,)))),
     "startup": startup,
+    "cpu": cpu,
+    "payload-buffer": lambda n: payload_round_trips("buffer", n),
+    "payload-string": lambda n: payload_round_trips("string", n),
+    "payload-objects": lambda n: payload_round_trips("objects", n),
+    "max-tasks-1": max_tasks_1,
+    "idle-rss": idle_rss,
+    "imap-1m": imap_million,
 }
 
 
