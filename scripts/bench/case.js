@@ -40,7 +40,7 @@ const idleWarmUpRounds = 10;
 
 /**
  * Default sizes: 20k tiny tasks, 2,000 round trips (after 200 warm-up calls), 5 pool
- * lifetimes, 200 CPU tasks, 20 payload round trips (after 5 warm-up), 200 tasks of one
+ * lifetimes, 200 CPU tasks, 50 payload round trips (after 5 warm-up), 200 tasks of one
  * child each, a million `imap` items.
  */
 const defaultN = {
@@ -48,9 +48,9 @@ const defaultN = {
   'round-trip': 2_000,
   startup: 5,
   cpu: 200,
-  'payload-buffer': 20,
-  'payload-string': 20,
-  'payload-objects': 20,
+  'payload-buffer': 50,
+  'payload-string': 50,
+  'payload-objects': 50,
   'max-tasks-1': 200,
   'naive-2-lanes': 200,
   'naive-1-lane': 200,
