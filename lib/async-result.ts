@@ -22,6 +22,8 @@ export interface ResultCallbacks<R> {
   errorCallback?: ((error: Error) => void) | undefined;
 }
 
+const ignore = (): void => {};
+
 type Outcome<R> = { ok: true; value: R } | { ok: false; error: Error };
 
 let settle: <R>(result: AsyncResult<R>, outcome: Outcome<R>) => void;
@@ -49,8 +51,6 @@ export class AsyncResult<R> {
   /** @internal Created by the pool. */
   constructor(callbacks: ResultCallbacks<R> = {}) {
     this.#callbacks = callbacks as ResultCallbacks<never>;
-    // A result nobody asks for must not become an unhandled rejection.
-    this.#deferred.promise.catch(() => {});
   }
 
   /**
@@ -143,6 +143,8 @@ export class AsyncResult<R> {
     if (outcome.ok) {
       this.#deferred.resolve(outcome.value);
     } else {
+      // A result nobody asks for must not become an unhandled rejection.
+      this.#deferred.promise.catch(ignore);
       this.#deferred.reject(outcome.error);
     }
   }

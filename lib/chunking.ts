@@ -27,19 +27,32 @@ export function gatherChunks(
   chunksize: number,
   done: (values: unknown[], error?: Error) => void,
 ): (index: number) => (values: unknown[], error?: Error) => void {
-  const results: unknown[] = [];
+  // Each chunk's values, by index: chunks settle in any order.
+  const chunks: unknown[][] = new Array<unknown[]>(chunkCount);
   let left = chunkCount;
   let firstError: Error | undefined;
   return (index) => (values, error) => {
     if (error !== undefined) {
       firstError ??= error;
-    } else if (firstError === undefined) {
-      for (let i = 0; i < values.length; i++) {
-        results[index * chunksize + i] = values[i];
-      }
+    } else {
+      chunks[index] = values;
     }
     if (--left === 0) {
-      done(firstError === undefined ? results : [], firstError);
+      done(firstError === undefined ? flatten(chunks, chunksize) : [], firstError);
     }
   };
+}
+
+/** The chunks' values, one after the other. */
+function flatten(chunks: unknown[][], chunksize: number): unknown[] {
+  if (chunks.length === 1) {
+    return chunks[0]!;
+  }
+  const values: unknown[] = [];
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length && i < chunksize; i++) {
+      values.push(chunk[i]);
+    }
+  }
+  return values;
 }

@@ -1,28 +1,26 @@
 /**
- * The IPC protocol between the pool (parent) and a worker (child). Shared by `lib/` and
- * `worker-entry/`. Every message carries `PROTOCOL_TAG`; anything else on the channel
- * is not ours and is ignored. Task code shares the worker's channel and could send
- * look-alike messages (`process.send`), so each worker also gets a random `key` in
- * `init`, before any task code runs, and signs what it sends with it: the pool settles
- * nothing from a message without the key.
+ * The protocol between the pool (parent) and a worker (child), spoken over the data
+ * channel of `lib/channel.ts` (the worker's fd 4). Shared by `lib/` and `worker-entry/`.
  *
  * | direction | type          | when                                                      |
  * |-----------|---------------|-----------------------------------------------------------|
  * | ToWorker  | `init`        | first message after fork: name, task module, initializer  |
  * | FromWorker| `ready`       | module imported and initializer done; may take tasks      |
  * | FromWorker| `init-failed` | import or initializer threw; the worker then exits        |
- * | ToWorker  | `task`        | run `fn` over each argument list of `chunk`, in order      |
+ * | ToWorker  | `task`        | run `fn` over each argument list of `chunk`, in order;     |
+ * |           |               | several may be sent before the first is answered           |
  * | FromWorker| `result`      | values of the chunk, up to and excluding a failing item    |
  * | FromWorker| `dying`       | the process is exiting (uncaught error, process.exit()):   |
  * |           |               | which task, if any, was running                           |
  *
- * A worker leaves when its channel closes (the pool calls `disconnect()`, or the parent
- * died) or, by itself, right after the result of its `maxTasks`-th task.
+ * A worker runs its tasks one at a time in the order they came and answers each as soon
+ * as it ends, so the pool always knows which task a worker is running: the first one sent
+ * and not answered. A worker leaves when its IPC channel closes (the pool calls
+ * `disconnect()`, or the parent died) or, by itself, right after the result of its
+ * `maxTasks`-th task.
  */
 import type { ErrorObject } from 'serialize-error';
 import type { Packed } from './payload.js';
-
-export const PROTOCOL_TAG = 'forkpool:1';
 
 /** How a task function travels: by export name, or by source compiled once per worker. */
 export type FnRef =
@@ -31,11 +29,8 @@ export type FnRef =
   | { kind: 'source'; id: number; name: string; source?: string };
 
 export interface InitMessage {
-  tag: typeof PROTOCOL_TAG;
   type: 'init';
   name: string;
-  /** Random per worker; every `FromWorker` message carries it back. */
-  key: string;
   /** `file:` URL of the task module, or `null` when the pool has none. */
   moduleUrl: string | null;
   initializer: FnRef | null;
@@ -52,7 +47,6 @@ export interface InitMessage {
 }
 
 export interface TaskMessage {
-  tag: typeof PROTOCOL_TAG;
   type: 'task';
   id: number;
   fn: FnRef;
@@ -66,14 +60,10 @@ export type ToWorker = InitMessage | TaskMessage;
 export type TaskFailure = { kind: 'thrown'; error: ErrorObject } | { kind: 'unserializable'; detail: string };
 
 export interface ReadyMessage {
-  tag: typeof PROTOCOL_TAG;
-  key: string;
   type: 'ready';
 }
 
 export interface InitFailedMessage {
-  tag: typeof PROTOCOL_TAG;
-  key: string;
   type: 'init-failed';
   /** What was being done: `'importing the task module …'` or `'running the initializer'`. */
   stage: string;
@@ -81,8 +71,6 @@ export interface InitFailedMessage {
 }
 
 export interface ResultMessage {
-  tag: typeof PROTOCOL_TAG;
-  key: string;
   type: 'result';
   id: number;
   /** Results of the chunk's items in order; shorter than the chunk when `failure` is set. */
@@ -97,8 +85,6 @@ export interface ResultMessage {
  * started (its message unread) runs elsewhere instead of failing with the worker.
  */
 export interface DyingMessage {
-  tag: typeof PROTOCOL_TAG;
-  key: string;
   type: 'dying';
   /** The task running when the process began to exit, or `null` between tasks. */
   taskId: number | null;
@@ -106,25 +92,17 @@ export interface DyingMessage {
 
 export type FromWorker = ReadyMessage | InitFailedMessage | ResultMessage | DyingMessage;
 
-function isTagged(message: unknown): message is { tag: string; type: unknown } {
-  return typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === PROTOCOL_TAG;
-}
+const fromWorkerTypes: ReadonlySet<unknown> = new Set(['ready', 'init-failed', 'result', 'dying']);
 
 /** Type guard for what a worker receives. */
 export function isToWorker(message: unknown): message is ToWorker {
-  return isTagged(message) && (message.type === 'init' || message.type === 'task');
+  const type = (message as { type?: unknown } | null)?.type;
+  return type === 'init' || type === 'task';
 }
 
-/** Type guard for what the pool receives from the worker that holds `key`. */
-export function isFromWorker(message: unknown, key: string): message is FromWorker {
-  return (
-    isTagged(message) &&
-    (message as { key?: unknown }).key === key &&
-    (message.type === 'ready' ||
-      message.type === 'init-failed' ||
-      message.type === 'result' ||
-      message.type === 'dying')
-  );
+/** Type guard for what the pool receives. */
+export function isFromWorker(message: unknown): message is FromWorker {
+  return fromWorkerTypes.has((message as { type?: unknown } | null)?.type);
 }
 
 /** Compile-time exhaustiveness check for `switch` over message types. */

@@ -1,10 +1,12 @@
 /**
- * How arguments and results travel. Node's `'advanced'` IPC serialization is structured
- * clone, except that a typed array or Buffer arrives as a view into the whole received
- * message (its `.buffer` holds the other values too, and keeps them in memory). Values
- * that may hold such views are therefore serialized here, by V8's serializer, and
- * deserialized with each view copied into a buffer of its own. Lists of primitives, the
- * common case for small tasks, hold none and go as they are.
+ * How arguments and results travel: structured clone, whatever the route.
+ *
+ * A list whose values JSON carries exactly (see `isJsonExact`) goes inline in the
+ * message's JSON, which is the cheapest route for the small values of most tasks. Anything
+ * else (`undefined`, `NaN`, `-0`, BigInt, Date, Map, typed arrays, class instances, shared
+ * references, long strings …) is serialized by V8's serializer, the structured clone
+ * algorithm itself, and travels as bytes. On the way back each typed array or Buffer is
+ * copied into a buffer of its own, instead of being a view into the whole received message.
  */
 import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
 
@@ -35,26 +37,97 @@ class OwnBuffersDeserializer extends DefaultDeserializer {
   }
 }
 
-function isPrimitive(value: unknown): boolean {
-  return value === null || (typeof value !== 'object' && typeof value !== 'function');
+/**
+ * Strings longer than this go by V8's serializer, which copies them as they are, where
+ * JSON would scan them for characters to escape on both sides.
+ */
+const maxJsonString = 4096;
+/** Values (objects, arrays and primitives) checked before a list is sent by V8's serializer instead. */
+const maxJsonValues = 100_000;
+
+/**
+ * Whether `JSON.parse(JSON.stringify(list))` gives what structured clone would: a tree
+ * of plain objects (prototype `Object.prototype` or `null`) and dense arrays without
+ * other own properties, holding strings (none long), booleans, `null` and finite numbers
+ * other than `-0`, with no object reached twice (below the first `ownedLevels` levels, which
+ * the caller vouches for). The check gives up, and V8's serializer
+ * is used, past `maxJsonValues` values.
+ */
+export function isJsonExact(list: readonly unknown[], ownedLevels = 1): boolean {
+  budget = maxJsonValues;
+  owned = ownedLevels;
+  try {
+    return exact(list, 0);
+  } finally {
+    seen = undefined;
+  }
 }
 
-/** Whether every item (or, at `depth` 2, every item of every item) is a primitive. */
-function allPrimitive(list: readonly unknown[], depth: 1 | 2): boolean {
-  for (const item of list) {
-    if (depth === 2 ? !(Array.isArray(item) && allPrimitive(item, 1)) : !isPrimitive(item)) {
-      return false;
-    }
+// isJsonExact's state: one check runs at a time, to its end.
+let budget = 0;
+let owned = 0;
+let seen: Set<object> | undefined;
+
+function exact(value: unknown, level: number): boolean {
+  if (--budget < 0) {
+    return false;
   }
-  return true;
+  switch (typeof value) {
+    case 'string':
+      return value.length <= maxJsonString;
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': {
+      if (value === null) {
+        return true;
+      }
+      if (level >= owned) {
+        seen ??= new Set();
+        if (seen.has(value)) {
+          return false; // structured clone keeps the sharing (and cycles); JSON would not
+        }
+        seen.add(value);
+      }
+      if (Array.isArray(value)) {
+        if (
+          level >= owned &&
+          (Object.getPrototypeOf(value) !== Array.prototype || Object.keys(value).length !== value.length)
+        ) {
+          return false; // a subclass, or extra properties (a RegExp match's `index` …), or holes
+        }
+        for (let i = 0; i < value.length; i++) {
+          if (!exact(value[i], level + 1)) {
+            return false;
+          }
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) {
+        return false;
+      }
+      for (const key in value) {
+        if (Object.hasOwn(value, key) && !exact((value as Record<string, unknown>)[key], level + 1)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    default:
+      return false; // undefined, bigint, symbol, function
+  }
 }
 
 /**
- * Packs a list (of values, or at `depth` 2 of argument lists) for a message.
- * Throws what structured clone throws for a value it cannot clone.
+ * Packs a list (of values, or of argument lists) for a message. Throws what structured
+ * clone throws. `ownedLevels`: how many levels of arrays, from the list down, the pool
+ * made itself and nothing else refers to (the list of a chunk's results: 1; a chunk's
+ * list of argument lists, spread into each call: 2), which need no check for sharing.
  */
-export function pack(list: unknown[], depth: 1 | 2): Packed {
-  if (allPrimitive(list, depth)) {
+export function pack(list: unknown[], ownedLevels = 1): Packed {
+  if (isJsonExact(list, ownedLevels)) {
     return { plain: list };
   }
   const serializer = new DefaultSerializer();

@@ -81,6 +81,18 @@ const workerEntry = here.endsWith('.ts')
 /** Workers in a row that may die before ready before the pool gives up on starting them. */
 const maxStartupFailures = 3;
 
+/**
+ * Pipelining: while tasks are short, a worker is sent more than the one it runs, so that
+ * it never waits for the parent between tasks. It then holds about `lookaheadMs` of work
+ * beyond the running task, judged by the recent average time a task took (`#serviceMs`),
+ * and at most `maxInFlight` tasks. Once tasks average `longTaskMs` or more, the round trip
+ * between two tasks costs under 1% of their time, and each goes to whichever worker frees
+ * up first, so that none waits behind a long task while another worker is idle.
+ */
+const lookaheadMs = 1;
+const longTaskMs = 20;
+const maxInFlight = 256;
+
 export class PoolManager implements WorkerListener {
   readonly #options: ManagerOptions;
   readonly #fork: ForkFn;
@@ -106,6 +118,8 @@ export class PoolManager implements WorkerListener {
   #spawned = 0;
   readonly #replacements = emptyReplacements();
   #roomWaiters: (() => void)[] = [];
+  /** Moving average of the time a task (one message) takes, from its start to its result, in ms. */
+  #serviceMs: number | undefined;
 
   constructor(options: ManagerOptions) {
     this.#options = options;
@@ -134,7 +148,24 @@ export class PoolManager implements WorkerListener {
 
   /** Tasks the pool can take now: idle workers take some at once, the queue the rest up to `maxQueue`. */
   get room(): number {
-    return this.#options.maxQueue - this.#queue.length + this.#idle.length;
+    const { maxQueue } = this.#options;
+    return maxQueue === Number.POSITIVE_INFINITY ? maxQueue : maxQueue - this.#waiting() + this.#idle.length;
+  }
+
+  /**
+   * Tasks waiting to start: queued here, or sent to a worker behind the task it runs
+   * (less those that ended there already, aborted, whose turn the worker still takes).
+   */
+  #waiting(): number {
+    let waiting = this.#queue.length;
+    for (const worker of this.#workers) {
+      for (let i = 1; i < worker.inFlight.length; i++) {
+        if (worker.inFlight[i]!.settled !== true) {
+          waiting++;
+        }
+      }
+    }
+    return waiting;
   }
 
   /** Resolves as soon as the queue has room for one more task. */
@@ -181,14 +212,8 @@ export class PoolManager implements WorkerListener {
    * be interrupted in place.
    */
   cancel(tasks: ReadonlySet<Task>, error: Error | undefined, reason: 'abort' = 'abort'): void {
-    for (const task of this.#queue.remove((queued) => tasks.has(queued))) {
-      this.#pending--;
-      if (error === undefined) {
-        task.settled = true; // dropped unread: neither completed nor failed
-      } else {
-        this.#finish(task, [], error);
-      }
-    }
+    // Sent ones first: stopping a worker puts the tasks sent behind its running one back
+    // in the queue, where the next loop finds those of this call.
     for (const task of tasks) {
       if (task.worker !== undefined && !task.settled) {
         if (error === undefined) {
@@ -197,6 +222,14 @@ export class PoolManager implements WorkerListener {
         } else {
           this.#stopRunning(task.worker, task, error, reason);
         }
+      }
+    }
+    for (const task of this.#queue.remove((queued) => tasks.has(queued))) {
+      this.#pending--;
+      if (error === undefined) {
+        task.settled = true; // dropped unread: neither completed nor failed
+      } else {
+        this.#finish(task, [], error);
       }
     }
     this.#afterQueueShrank();
@@ -259,7 +292,7 @@ export class PoolManager implements WorkerListener {
     const workers = { alive: this.#workers.size, starting: 0, idle: 0, busy: 0 };
     let running = 0;
     for (const worker of this.#workers) {
-      running += worker.inFlight.length;
+      running += Math.min(worker.inFlight.length, 1);
       if (worker.state === 'starting') {
         workers.starting++;
       } else if (worker.state === 'idle') {
@@ -270,7 +303,7 @@ export class PoolManager implements WorkerListener {
     }
     return {
       workers,
-      queued: this.#queue.length,
+      queued: this.#waiting(),
       running,
       completed: this.#completed,
       failed: this.#failed,
@@ -360,12 +393,7 @@ export class PoolManager implements WorkerListener {
       this.#settle(running, [], new WorkerExitedError(info, cause && { cause }));
     }
     // Sent after the running one, so never started: another worker runs them.
-    if (notStarted.length > 0) {
-      for (const task of notStarted) {
-        task.worker = undefined;
-      }
-      this.#queue.unshift(...notStarted);
-    }
+    this.#requeue(notStarted);
     this.#options.onWorkerExit?.({ ...info, reason });
     this.#resolveIfExited();
     this.#dispatch();
@@ -382,8 +410,18 @@ export class PoolManager implements WorkerListener {
     if (at === -1) {
       return; // not a task of this worker: ignore rather than trust it
     }
-    const [task] = worker.inFlight.splice(at, 1);
-    this.#settle(task!, values, failure && toError(failure));
+    const task = worker.inFlight.splice(at, 1)[0]!;
+    if (at === 0) {
+      if (task.startedAt !== undefined) {
+        const took = performance.now() - task.startedAt;
+        this.#serviceMs = this.#serviceMs === undefined ? took : this.#serviceMs + (took - this.#serviceMs) / 8;
+      }
+      const next = worker.inFlight[0];
+      if (next !== undefined) {
+        this.#started(next, worker);
+      }
+    }
+    this.#settle(task, values, failure && toError(failure));
     const { maxMemoryPerChild } = this.#options;
     if (maxMemoryPerChild !== null && rss !== undefined && rss > maxMemoryPerChild && worker.exitReason === undefined) {
       worker.exitReason = 'memory';
@@ -397,7 +435,12 @@ export class PoolManager implements WorkerListener {
         worker.disconnect();
       }
     }
-    this.#dispatch();
+  }
+
+  /** After the results a worker had ready at once: it gets more tasks, in one frame. */
+  onFrameEnd(worker: PoolWorker): void {
+    this.#topUp(worker);
+    this.#dispatch(false);
   }
 
   /** Settles a task the pool ends itself (the worker's own answers go through #settle too). */
@@ -416,6 +459,7 @@ export class PoolManager implements WorkerListener {
   #finish(task: Task, values: unknown[], error: Error | undefined): void {
     clearTimeout(task.timer);
     task.worker = undefined;
+    task.startedAt = undefined;
     if (task.settled) {
       return; // its caller left (imap return()); nobody is waiting
     }
@@ -435,52 +479,143 @@ export class PoolManager implements WorkerListener {
       return;
     }
     if (at > 0) {
-      // Sent but not started (behind the running one): drop it; its result is ignored.
-      worker.inFlight.splice(at, 1);
-      this.#settle(task, [], error);
+      // Sent but not started (behind the running one): it ends now for its caller, but
+      // stays in the worker's list, where it still takes its turn (its result is then
+      // ignored), so that the pool keeps knowing which task the worker is running.
+      this.#finish(task, [], error);
       return;
     }
     const [, ...notStarted] = worker.inFlight.splice(0);
     this.#settle(task, [], error);
-    for (const waiting of notStarted) {
-      waiting.worker = undefined;
-    }
-    this.#queue.unshift(...notStarted);
+    this.#requeue(notStarted);
     worker.exitReason = reason;
     worker.kill(this.#options.killTimeout);
     this.#dispatch(); // and #maintain() starts the replacement
   }
 
-  #dispatch(): void {
-    const dispatched = this.#queue.length;
-    while (this.#queue.length > 0 && this.#idle.length > 0) {
-      const worker = this.#idle.shift()!;
+  /** Puts tasks sent to a worker that will not run them back at the front of the queue. */
+  #requeue(tasks: Task[]): void {
+    const waiting: Task[] = [];
+    for (const task of tasks) {
+      task.worker = undefined;
+      if (task.settled) {
+        this.#settle(task, [], undefined); // ended while it waited (aborted, or its imap left)
+      } else {
+        waiting.push(task);
+      }
+    }
+    if (waiting.length > 0) {
+      this.#queue.unshift(...waiting);
+    }
+  }
+
+  /** A task starts to run on `worker` (the tasks sent there before it are answered): its time counts from now. */
+  #started(task: Task, worker: PoolWorker): void {
+    task.startedAt = performance.now();
+    if (task.timeout !== undefined && !task.settled) {
+      const { timeout } = task;
+      task.timer = setTimeout(
+        () => this.#stopRunning(worker, task, new TaskTimeoutError(worker.name, worker.pid, timeout), 'timeout'),
+        timeout,
+      );
+    }
+  }
+
+  /** How many tasks a worker may hold: the one it runs and those sent to wait behind it. */
+  #depth(): number {
+    const serviceMs = this.#serviceMs;
+    if (serviceMs === undefined || serviceMs >= longTaskMs) {
+      return 1;
+    }
+    return Math.min(maxInFlight, 1 + Math.ceil(lookaheadMs / Math.max(serviceMs, 0.001)));
+  }
+
+  /**
+   * Whether a task may be sent to wait behind another: only while no worker is idle or
+   * starting. A task then never waits on a busy worker when a free one would take it, and
+   * tasks that wait for each other (a barrier across the workers) still run side by side,
+   * as in Python's pool, where a worker takes a task only once it is free.
+   */
+  #mayPipeline(): boolean {
+    if (this.#idle.length > 0) {
+      return false;
+    }
+    for (const worker of this.#workers) {
+      if (worker.state === 'starting') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Sends a busy worker more tasks once it is down to half of what it may hold. */
+  #topUp(worker: PoolWorker): void {
+    if (
+      worker.state === 'busy' &&
+      this.#queue.length > 0 &&
+      worker.inFlight.length <= this.#depth() >> 1 &&
+      this.#mayPipeline()
+    ) {
+      this.#sendTo(worker);
+    }
+  }
+
+  /**
+   * Sends `worker` queued tasks, in one write: up to what it may hold, no more than its
+   * share of the queue (so that every worker gets some), and never past `maxTasksPerChild`;
+   * only one, to an idle worker, while other workers are idle or starting.
+   */
+  #sendTo(worker: PoolWorker): void {
+    const { maxTasksPerChild } = this.#options;
+    let count = this.#mayPipeline()
+      ? Math.min(this.#depth() - worker.inFlight.length, Math.ceil(this.#queue.length / this.#options.processes))
+      : 1 - worker.inFlight.length;
+    if (maxTasksPerChild !== null) {
+      count = Math.min(count, maxTasksPerChild - worker.tasksSent);
+    }
+    worker.cork();
+    for (; count > 0 && this.#queue.length > 0; count--) {
       const task = this.#queue.shift()!;
       try {
         worker.run(task);
       } catch (error) {
-        this.#idle.unshift(worker);
         this.#settle(
           task,
           [],
           new SerializationError('argument', String((error as Error).message ?? error), { cause: error }),
         );
+        count++; // nothing was sent
         continue;
       }
       task.worker = worker;
-      if (task.timeout !== undefined) {
-        const { timeout } = task;
-        task.timer = setTimeout(
-          () => this.#stopRunning(worker, task, new TaskTimeoutError(worker.name, worker.pid, timeout), 'timeout'),
-          timeout,
-        );
+      if (worker.inFlight.length === 1) {
+        this.#started(task, worker);
       }
-      const { maxTasksPerChild } = this.#options;
-      if (maxTasksPerChild !== null && worker.tasksSent >= maxTasksPerChild) {
-        worker.state = 'retiring'; // it exits by itself after this task
-        worker.exitReason = 'max-tasks';
-      } else {
-        worker.state = 'busy';
+    }
+    worker.uncork();
+    if (maxTasksPerChild !== null && worker.tasksSent >= maxTasksPerChild) {
+      worker.state = 'retiring'; // it exits by itself after its last task
+      worker.exitReason = 'max-tasks';
+    } else if (worker.inFlight.length > 0) {
+      worker.state = 'busy';
+    } else {
+      worker.state = 'idle';
+      this.#idle.push(worker);
+    }
+  }
+
+  /**
+   * Hands queued tasks to idle workers, then (`topUpAll`, when tasks were added) to busy
+   * workers that may hold more.
+   */
+  #dispatch(topUpAll = true): void {
+    const dispatched = this.#queue.length;
+    while (this.#queue.length > 0 && this.#idle.length > 0) {
+      this.#sendTo(this.#idle.shift()!);
+    }
+    if (topUpAll && this.#queue.length > 0) {
+      for (const worker of this.#workers) {
+        this.#topUp(worker);
       }
     }
     if (this.#queue.length < dispatched || this.#idle.length > 0) {
@@ -528,8 +663,8 @@ export class PoolManager implements WorkerListener {
         env,
         cwd: this.#launchCwd,
         serialization: 'advanced',
-        // Python's workers do not read the parent's stdin either.
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // Python's workers do not read the parent's stdin either. fd 4 is the data channel (lib/channel.ts).
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
       });
     } catch (error) {
       this.#break(new WorkerInitError(name, `fork() failed: ${(error as Error).message}`, { cause: error }));

@@ -27,9 +27,12 @@ export interface PoolStats {
     /** Workers with a task. */
     busy: number;
   };
-  /** Tasks waiting for a worker (a `map` chunk counts as one). */
+  /**
+   * Tasks waiting to start (a `map` chunk counts as one): in the pool's queue, or sent
+   * ahead to a worker, behind the task it runs. What `maxQueue` limits.
+   */
   queued: number;
-  /** Tasks on a worker now. */
+  /** Tasks running now: one per busy worker. */
   running: number;
   /** Tasks that finished with a value. */
   completed: number;

@@ -9,21 +9,31 @@
  *      └──────────────── any ─────────▶ stopping (disconnect or kill sent by the pool)
  *                        any ─────────▶ exited   (process gone and channel closed)
  */
-import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
-import { PROTOCOL_TAG, isFromWorker, type FromWorker, type InitMessage, type ToWorker } from './messages.js';
+import { FrameReader, encodeFrame, workerChannelFd } from './channel.js';
+import { isFromWorker, type FromWorker, type InitMessage, type ToWorker } from './messages.js';
 import { pack } from './payload.js';
 import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
 import type { ExitReason } from './pool-stats.js';
+
+/** The pool's end of a worker's data channel (`lib/channel.ts`): a socket. Emits `'data'`, `'close'`, `'error'`. */
+export interface ChannelLike extends EventEmitter {
+  write(data: string | Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
+  ref(): void;
+  unref(): void;
+}
 
 /** The part of `ChildProcess` the pool uses; unit tests pass a fake. */
 export interface ChildLike extends EventEmitter {
   readonly pid?: number | undefined;
   readonly connected: boolean;
   readonly channel?: { ref(): void; unref(): void } | null | undefined;
-  send(message: unknown, callback?: (error: Error | null) => void): boolean;
+  /** `stdio[4]` is the data channel. */
+  readonly stdio: readonly unknown[];
   kill(signal?: NodeJS.Signals): boolean;
   disconnect(): void;
   ref(): void;
@@ -43,8 +53,13 @@ export interface Task {
   readonly timeout?: number | undefined;
   /** Called exactly once, by the manager, with the chunk's values or its error. */
   settle(values: unknown[], error?: Error): void;
-  /** The manager's bookkeeping: the worker running it, its timeout timer, whether settled. */
+  /**
+   * The manager's bookkeeping: the worker it was sent to, when it started to run there
+   * (`performance.now()`; it runs once the tasks sent before it are answered), its
+   * timeout timer, whether settled.
+   */
   worker?: PoolWorker | undefined;
+  startedAt?: number | undefined;
   timer?: NodeJS.Timeout | undefined;
   settled?: boolean;
 }
@@ -52,6 +67,8 @@ export interface Task {
 /** What a worker reports to its manager. */
 export interface WorkerListener {
   onMessage(worker: PoolWorker, message: FromWorker): void;
+  /** The messages of one frame (what the worker had ready at once) have all been read. */
+  onFrameEnd(worker: PoolWorker): void;
   /** The process is gone and its channel drained: no message from it can still arrive. */
   onExit(worker: PoolWorker, info: WorkerExitInfo, cause?: Error): void;
 }
@@ -68,35 +85,61 @@ export class PoolWorker {
   /** Set when the worker said it is exiting: the task it was running then, or `null`. */
   dyingDuring: number | null | undefined;
   readonly #child: ChildLike;
+  readonly #channel: ChannelLike | undefined;
   readonly #listener: WorkerListener;
   readonly #knownFunctions = new Set<number>();
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  #disconnected = false;
+  #channelClosed = false;
+  #protocolError: Error | undefined;
   #finished = false;
   #killTimer: NodeJS.Timeout | undefined;
+  /** Messages held back by `cork()`. */
+  #outbox: ToWorker[] | undefined;
 
-  constructor(
-    name: string,
-    child: ChildLike,
-    init: Omit<InitMessage, 'tag' | 'type' | 'name' | 'key'>,
-    listener: WorkerListener,
-  ) {
+  constructor(name: string, child: ChildLike, init: Omit<InitMessage, 'type' | 'name'>, listener: WorkerListener) {
     this.name = name;
     this.#child = child;
     this.#listener = listener;
-    const key = randomUUID();
-    child.on('message', (message: unknown) => {
-      if (isFromWorker(message, key) && !this.#finished) {
-        listener.onMessage(this, message);
-      }
-    });
+    const channel = child.stdio[workerChannelFd] as ChannelLike | null | undefined;
+    this.#channel = channel ?? undefined;
+    if (channel) {
+      const reader = new FrameReader(
+        (message) => {
+          if (isFromWorker(message) && !this.#finished) {
+            listener.onMessage(this, message);
+          }
+        },
+        () => {
+          if (!this.#finished) {
+            listener.onFrameEnd(this);
+          }
+        },
+      );
+      channel.on('data', (chunk: Buffer) => {
+        if (this.#protocolError !== undefined) {
+          return;
+        }
+        try {
+          reader.push(chunk);
+        } catch (error) {
+          // Only task code writing to the worker's fd 4 itself can garble a frame.
+          this.#protocolError = new Error(`The worker wrote a malformed frame to the pool: ${String(error)}`, {
+            cause: error,
+          });
+          this.kill(0);
+        }
+      });
+      // A result written just before exit may be read after 'exit': wait for the channel too.
+      channel.on('close', () => {
+        this.#channelClosed = true;
+        this.#maybeFinish();
+      });
+      channel.on('error', () => {}); // ECONNRESET, EPIPE: the worker is gone; 'close' follows
+    } else {
+      this.#channelClosed = true; // fork() failed: there is no channel
+    }
     child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
       this.#exit = { code, signal };
-      this.#maybeFinish();
-    });
-    // A result sent just before exit may be read after 'exit': wait for the channel too.
-    child.on('disconnect', () => {
-      this.#disconnected = true;
       this.#maybeFinish();
     });
     child.on('error', (error: Error) => {
@@ -104,9 +147,9 @@ export class PoolWorker {
         // fork() itself failed (EAGAIN, ENOMEM …): there is no process to wait for.
         this.#finish({ code: null, signal: null }, error);
       }
-      // Otherwise a failed kill() or send() to a dying process; 'exit' follows.
+      // Otherwise a failed kill() to a dying process; 'exit' follows.
     });
-    this.#send({ tag: PROTOCOL_TAG, type: 'init', name, key, ...init });
+    this.#send({ type: 'init', name, ...init });
   }
 
   get pid(): number | undefined {
@@ -117,7 +160,7 @@ export class PoolWorker {
   run(task: Task): void {
     const { fn } = task;
     const ref = fn.full.kind === 'source' && this.#knownFunctions.has(fn.full.id) ? fn.short : fn.full;
-    this.#send({ tag: PROTOCOL_TAG, type: 'task', id: task.id, fn: ref, chunk: pack(task.chunk, 2) });
+    this.#send({ type: 'task', id: task.id, fn: ref, chunk: pack(task.chunk, 2) });
     if (fn.full.kind === 'source') {
       this.#knownFunctions.add(fn.full.id);
     }
@@ -125,14 +168,29 @@ export class PoolWorker {
     this.tasksSent++;
   }
 
+  /** Holds back the messages of the next `run` calls until `uncork`, to send them in one frame. */
+  cork(): void {
+    this.#outbox ??= [];
+  }
+
+  uncork(): void {
+    const outbox = this.#outbox;
+    this.#outbox = undefined;
+    if (outbox !== undefined && outbox.length > 0) {
+      this.#write(outbox);
+    }
+  }
+
   /** Whether the process keeps the parent's event loop alive. */
   setRef(ref: boolean): void {
     if (ref) {
       this.#child.ref();
       this.#child.channel?.ref();
+      this.#channel?.ref();
     } else {
       this.#child.unref();
       this.#child.channel?.unref();
+      this.#channel?.unref();
     }
   }
 
@@ -159,13 +217,35 @@ export class PoolWorker {
   }
 
   #send(message: ToWorker): void {
-    // Errors after the write (EPIPE: the worker is dying) are followed by 'exit'.
-    this.#child.send(message, () => {});
+    if (this.#outbox === undefined) {
+      this.#write([message]);
+    } else {
+      this.#outbox.push(message);
+    }
+  }
+
+  #write(messages: ToWorker[]): void {
+    const channel = this.#channel;
+    if (channel === undefined) {
+      return;
+    }
+    // A failed write (EPIPE: the worker is dying) is followed by 'close' and 'exit'.
+    const [line, ...binary] = encodeFrame(messages);
+    if (binary.length === 0) {
+      channel.write(line);
+    } else {
+      channel.cork();
+      channel.write(line);
+      for (const part of binary) {
+        channel.write(part);
+      }
+      channel.uncork();
+    }
   }
 
   #maybeFinish(): void {
-    if (this.#exit !== undefined && (this.#disconnected || !this.#child.connected)) {
-      this.#finish(this.#exit);
+    if (this.#exit !== undefined && this.#channelClosed) {
+      this.#finish(this.#exit, this.#protocolError);
     }
   }
 

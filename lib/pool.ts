@@ -126,7 +126,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     }
     let initargs: Packed;
     try {
-      initargs = pack(resolved.initargs, 1);
+      initargs = pack(resolved.initargs);
     } catch (error) {
       throw new SerializationError('argument', `\`initargs\`: ${(error as Error).message}`, { cause: error });
     }

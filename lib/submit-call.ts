@@ -45,12 +45,17 @@ export function submitCall(
     done([]);
     return;
   }
-  const chunks = toChunks(argLists, chunksize);
+  // One chunk (every apply): the argument lists as they are, and nothing to gather.
+  const chunks = argLists.length <= chunksize ? [argLists] : toChunks(argLists, chunksize);
   let stopListening: (() => void) | undefined;
-  const gather = gatherChunks(chunks.length, chunksize, (values, error) => {
-    stopListening?.();
-    done(values, error);
-  });
+  const finish: Settle =
+    signal === undefined
+      ? done
+      : (values, error) => {
+          stopListening?.();
+          done(values, error);
+        };
+  const gather = chunks.length === 1 ? () => finish : gatherChunks(chunks.length, chunksize, finish);
   const tasks: Task[] = chunks.map((chunk, index) => ({
     id: manager.nextTaskId(),
     fn,

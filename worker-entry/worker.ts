@@ -1,21 +1,24 @@
 /**
  * The program every pool worker runs (`child_process.fork` target).
  *
- * It waits for `init`, takes its name, imports the task module and runs the initializer,
- * says `ready`, then runs `task` messages one at a time, in the order they came, and
- * answers each with one `result`. It exits when its IPC channel closes (the pool is
- * draining it, or the parent died) and, by itself, after its `maxTasks`-th result.
+ * It waits for `init` on its data channel (fd 4, lib/channel.ts), takes its name, imports
+ * the task module and runs the initializer, says `ready`, then runs `task` messages one
+ * at a time, in the order they came (the pool may send several at once), and answers each
+ * with one `result` as soon as it ends. It exits when its IPC channel closes (the pool is draining it, or the parent died)
+ * and, by itself, after its `maxTasks`-th result.
  * Uncaught errors are not caught here: they kill the process, and the pool reports
  * `WorkerExitedError` for the task that was running and starts a replacement.
  */
+import { fstatSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { isCloneable, toErrorObject } from './error-object.js';
 import { compileSource } from '../lib/compile-source.js';
 import { currentProcess, setWorkerIdentity } from '../lib/current-process.js';
+import { FrameReader, encodeFrame, workerChannelFd } from '../lib/channel.js';
 import { pack, unpack } from '../lib/payload.js';
 import {
-  PROTOCOL_TAG,
   assertNever,
   isToWorker,
   type FnRef,
@@ -37,14 +40,21 @@ let draining = false;
 /** The task running now, if any: told to the pool if this process is about to die. */
 let runningTaskId: number | null = null;
 
-if (process.send === undefined) {
-  console.error('forkpool: this is the worker entry of a Pool; it runs only as a forked child with an IPC channel.');
+function hasDataChannel(): boolean {
+  try {
+    return fstatSync(workerChannelFd).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+if (process.send === undefined || !hasDataChannel()) {
+  console.error('forkpool: this is the worker entry of a Pool; it runs only as a child forked by a Pool.');
   process.exit(1);
 }
-// Taken before any task code runs: a task that replaces process.send does not see ours.
-const sendToPool = process.send.bind(process);
-/** Signs every message to the pool (see lib/messages.ts); set by `init`. */
-let key = '';
+const channel = new Socket({ fd: workerChannelFd, readable: true, writable: true });
+/** Set once `init` has arrived: only then is there a pool to say `dying` to. */
+let initialized = false;
 
 // The parent closed the channel on purpose, or died: either way there is no one to answer.
 process.on('disconnect', () => process.exit(0));
@@ -64,24 +74,68 @@ process.on('uncaughtException', (error, origin) => {
   setImmediate(() => process.exit(1));
 });
 
+/**
+ * Writes a message to the pool at once, as its own frame. Results are never held back to
+ * leave together: the pool takes the first task it sent and has no answer for to be the
+ * one running (for its timeout, and for which task a worker killed from outside was
+ * running), so each answer must leave as its task ends. `then` runs once it is written;
+ * a failed write means the parent is gone, and its 'disconnect' ends this process.
+ */
+function send(message: FromWorker, then?: () => void): void {
+  const [line, ...binary] = encodeFrame([message]);
+  const written =
+    then &&
+    ((error?: Error | null): void => {
+      if (error == null) {
+        then();
+      }
+    });
+  if (binary.length === 0) {
+    channel.write(line, written);
+  } else {
+    channel.cork();
+    channel.write(line);
+    binary.forEach((part, i) => channel.write(part, i === binary.length - 1 ? written : undefined));
+    channel.uncork();
+  }
+}
+
 // About to die (an uncaught error, process.exit() from task code): say which task was
-// running, if any. A short write to the channel goes out at once, before the exit.
+// running, if any. Written synchronously, straight to the socket, so that it leaves
+// before the exit; only when no earlier write is still pending, or it would cut into that one.
 let dyingSent = false;
 function sayDying(): void {
-  if (!dyingSent && key !== '' && process.connected) {
+  if (!dyingSent && initialized && channel.writableLength === 0 && !channel.destroyed) {
     dyingSent = true;
     try {
-      sendToPool({ tag: PROTOCOL_TAG, key, type: 'dying', taskId: runningTaskId });
+      const [line] = encodeFrame([{ type: 'dying', taskId: runningTaskId } satisfies FromWorker]);
+      writeAll(Buffer.from(line));
     } catch {
-      // the channel is gone: the pool learns from the exit alone
+      // the channel is gone or full: the pool learns from the exit alone
     }
   }
 }
 process.on('exit', sayDying);
 
-process.on('message', (message: unknown) => {
+/** `writeSync` to the channel until all of `data` is written (the socket is non-blocking). */
+function writeAll(data: Uint8Array): void {
+  const deadline = performance.now() + maxExitWriteMs;
+  for (let offset = 0; offset < data.length;) {
+    try {
+      offset += writeSync(workerChannelFd, data, offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || performance.now() > deadline) {
+        throw error;
+      }
+    }
+  }
+}
+/** How long an exiting worker waits for a full channel to take its last frame. */
+const maxExitWriteMs = 1000;
+
+const reader = new FrameReader((message) => {
   if (!isToWorker(message)) {
-    return; // not ours
+    return;
   }
   switch (message.type) {
     case 'init':
@@ -89,28 +143,21 @@ process.on('message', (message: unknown) => {
       break;
     case 'task':
       queue.push(message);
-      if (!draining) {
-        drain();
-      }
       break;
     default:
       assertNever(message);
   }
 });
-
-type Unsigned<T> = T extends unknown ? Omit<T, 'tag' | 'key'> : never;
-
-/** Sends to the pool; `then` runs once the message is written (a failed write means the parent is gone). */
-function send(message: Unsigned<FromWorker>, then?: () => void): void {
-  sendToPool({ tag: PROTOCOL_TAG, key, ...message } as FromWorker, undefined, undefined, (error: Error | null) => {
-    if (error === null) {
-      then?.();
-    }
-  });
-}
+channel.on('data', (chunk: Buffer) => {
+  reader.push(chunk);
+  if (!draining) {
+    drain();
+  }
+});
+channel.on('error', () => {}); // the parent is gone: the IPC channel's 'disconnect' ends this process
 
 async function init(message: InitMessage): Promise<void> {
-  key = message.key;
+  initialized = true;
   const identity = { name: message.name, importing: true };
   setWorkerIdentity(identity);
   moduleUrl = message.moduleUrl;
@@ -244,7 +291,7 @@ function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown])
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
   const rss = reportMemory ? process.memoryUsage.rss() : undefined;
   try {
-    send({ type: 'result', id: task.id, values: pack(values, 1), failure, rss }, retire);
+    send({ type: 'result', id: task.id, values: pack(values), failure, rss }, retire);
   } catch (error) {
     // A value that structured clone refuses (a function, a symbol …): report it, stay alive.
     const bad = values.findIndex((value) => !isCloneable(value));
@@ -252,7 +299,7 @@ function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown])
       {
         type: 'result',
         id: task.id,
-        values: pack(values.slice(0, Math.max(bad, 0)), 1),
+        values: pack(values.slice(0, Math.max(bad, 0))),
         failure: { kind: 'unserializable', detail: (error as Error).message },
         rss,
       },

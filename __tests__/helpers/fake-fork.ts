@@ -1,15 +1,37 @@
 /**
  * A fake `fork` for unit tests: children are EventEmitters that record what the pool
- * sends and let the test answer as a worker would. No process is started.
+ * sends and let the test answer as a worker would. No process is started; messages go
+ * through the real framing of lib/channel.ts.
  */
 import { EventEmitter } from 'node:events';
-import { PROTOCOL_TAG, type FromWorker, type ResultMessage, type ToWorker } from '../../lib/messages.js';
-import type { ChildLike, ForkFn } from '../../lib/pool-worker.js';
+import { FrameReader, encodeFrame } from '../../lib/channel.js';
+import type { FromWorker, ResultMessage, ToWorker } from '../../lib/messages.js';
+import type { ChannelLike, ChildLike, ForkFn } from '../../lib/pool-worker.js';
 import { pack, unpack } from '../../lib/payload.js';
 
-type Untagged<T> = T extends unknown ? Omit<T, 'tag' | 'key'> : never;
-
 let nextPid = 100_000;
+
+/** A frame of `messages` as the bytes a socket would deliver. */
+export function frameBytes(messages: object[]): Buffer {
+  return Buffer.concat(encodeFrame(messages).map((part) => Buffer.from(part)));
+}
+
+/** The pool's end of the data channel: frames written are decoded into `sent`. */
+class FakeChannel extends EventEmitter implements ChannelLike {
+  readonly #reader: FrameReader;
+  constructor(sent: ToWorker[]) {
+    super();
+    this.#reader = new FrameReader((message) => sent.push(message as ToWorker));
+  }
+  write(data: string | Uint8Array): boolean {
+    this.#reader.push(Buffer.from(data));
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  ref(): void {}
+  unref(): void {}
+}
 
 export class FakeChild extends EventEmitter implements ChildLike {
   readonly pid = nextPid++;
@@ -18,11 +40,8 @@ export class FakeChild extends EventEmitter implements ChildLike {
   readonly sent: ToWorker[] = [];
   readonly signals: NodeJS.Signals[] = [];
   readonly channel = { ref: () => {}, unref: () => {} };
-  send(message: unknown, callback?: (error: Error | null) => void): boolean {
-    this.sent.push(message as ToWorker);
-    callback?.(null);
-    return true;
-  }
+  readonly dataChannel = new FakeChannel(this.sent);
+  readonly stdio = [null, null, null, null, this.dataChannel];
 
   /** Messages of one type that the pool sent to this child. */
   sentOf<T extends ToWorker['type']>(type: T): Extract<ToWorker, { type: T }>[] {
@@ -30,12 +49,12 @@ export class FakeChild extends EventEmitter implements ChildLike {
   }
 
   /** Answers as the worker would; result values are given unpacked. */
-  reply(message: Untagged<FromWorker> | (Omit<Untagged<ResultMessage>, 'values'> & { values: unknown[] })): void {
+  reply(message: FromWorker | (Omit<ResultMessage, 'values'> & { values: unknown[] })): void {
     const packed =
       message.type === 'result' && Array.isArray(message.values)
-        ? { ...message, values: pack(message.values, 1) }
+        ? { ...message, values: pack(message.values) }
         : message;
-    this.emit('message', { tag: PROTOCOL_TAG, key: this.sentOf('init')[0]!.key, ...packed });
+    this.dataChannel.emit('data', frameBytes([packed]));
   }
 
   /** The argument lists of the task with this id. */
@@ -53,11 +72,12 @@ export class FakeChild extends EventEmitter implements ChildLike {
     this.reply({ type: 'result', id, values: this.chunkOf(id).map(compute) });
   }
 
-  /** The process ends: 'exit', then the channel closes. */
+  /** The process ends: 'exit', then the channels close. */
   exit(code: number | null, signal: NodeJS.Signals | null = null): void {
     this.connected = false;
     this.emit('exit', code, signal);
     this.emit('disconnect');
+    this.dataChannel.emit('close');
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {

@@ -2,19 +2,35 @@
  * The manager's dispatch, chunking, ordering and state machine, driven through the
  * public Pool with a fake `fork`: no processes, every step under the test's control.
  */
-import { describe, expect, test } from '@jest/globals';
-import { Pool, PoolNotRunningError, PoolTerminatedError, WorkerExitedError, WorkerInitError } from '../../lib/index.js';
+import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
+import {
+  AbortError,
+  Pool,
+  PoolNotRunningError,
+  PoolTerminatedError,
+  TaskTimeoutError,
+  WorkerExitedError,
+  WorkerInitError,
+} from '../../lib/index.js';
 import { kFork } from '../../lib/pool.js';
 import type { PoolOptions } from '../../lib/options.js';
 import { unpack } from '../../lib/payload.js';
-import { PROTOCOL_TAG } from '../../lib/messages.js';
-import { fakeFork, flush, type FakeChild } from '../helpers/fake-fork.js';
+import { fakeFork, flush, frameBytes, type FakeChild } from '../helpers/fake-fork.js';
 
 function makePool(options: PoolOptions = {}) {
   const { fork, children } = fakeFork();
   const pool = new Pool({ processes: 2, ...options, [kFork]: fork } as PoolOptions);
   return { pool, children };
 }
+
+/** Runs `undo` after the current test, whether it passes or fails. */
+const cleanups: (() => void)[] = [];
+const afterTest = (undo: () => void) => cleanups.push(undo);
+afterEach(() => {
+  for (const undo of cleanups.splice(0)) {
+    undo();
+  }
+});
 
 const taskIds = (child: FakeChild) => child.sentOf('task').map((task) => task.id);
 const workerNumber = (child: FakeChild) => Number(child.sentOf('init')[0]!.name.replace('PoolWorker-', ''));
@@ -45,19 +61,25 @@ describe('start-up', () => {
 });
 
 describe('dispatch', () => {
-  test('one task in flight per worker; the queue drains in submission order', async () => {
+  test('one task per worker until tasks are seen to be short; the queue drains in submission order', async () => {
+    // performance.now() stands still: b's first task takes no time at all.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask', 'nextTick'] });
+    afterTest(() => jest.useRealTimers());
     const { pool, children } = makePool({ processes: 2 });
     const [a, b] = children.map((child) => child.ready());
     const results = [1, 2, 3, 4, 5].map((x) => pool.applyAsync('f', [x]));
     expect(taskIds(a!)).toHaveLength(1);
     expect(taskIds(b!)).toHaveLength(1);
+    expect(pool.stats()).toMatchObject({ queued: 3, running: 2 });
     const order: unknown[] = [];
     const answered = new Set<number>();
-    // Worker b answers first: the next queued task goes to b.
+    // Worker b answers first, at once: tasks are short, so b is sent its share of the
+    // queue (half of it, rounded up) to run one after the other.
     b!.answer(taskIds(b!)[0]!);
     answered.add(taskIds(b!)[0]!);
-    expect(taskIds(b!)).toHaveLength(2);
+    expect(taskIds(b!)).toHaveLength(3);
     expect(taskIds(a!)).toHaveLength(1);
+    expect(pool.stats()).toMatchObject({ queued: 2, running: 2 });
     for (let round = 0; round < 3; round++) {
       for (const child of [a!, b!]) {
         const pending = taskIds(child).filter((id) => !answered.has(id));
@@ -113,11 +135,10 @@ describe('dispatch', () => {
     const child = children[0]!.ready();
     const result = pool.applyAsync('f', [1]);
     const [id] = taskIds(child);
-    child.emit('message', { type: 'result', id, values: ['forged'] }); // untagged
+    // Task code's process.send goes to the IPC channel, which the pool does not read.
+    child.emit('message', { type: 'result', id, values: { plain: ['forged'] } });
     child.reply({ type: 'result', id: id! + 1000, values: ['forged'] }); // unknown id
-    // Task code shares the channel: a look-alike without this worker's key is ignored.
-    child.emit('message', { tag: PROTOCOL_TAG, key: 'guessed', type: 'result', id, values: { plain: ['forged'] } });
-    child.emit('message', { tag: PROTOCOL_TAG, type: 'result', id, values: { plain: ['forged'] } });
+    child.dataChannel.emit('data', frameBytes([{ type: 'no-such-type', id, values: { plain: ['forged'] } }]));
     await flush();
     expect(result.ready()).toBe(false);
     child.answer(id!);
@@ -443,6 +464,142 @@ describe('pool states', () => {
     child.answer(taskIds(child)[0]!);
     await result;
     expect(child.refed).toBe(false);
+    void pool.terminate();
+  });
+});
+
+describe('pipelining', () => {
+  // The manager times tasks with performance.now(): the fake clock decides how long they take.
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask', 'nextTick'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  /** Answers every task sent to `child` and not yet answered, each after `ms` of fake time. */
+  function answerAll(child: FakeChild, answered: Set<number>, ms: number): void {
+    for (const id of taskIds(child)) {
+      if (!answered.has(id)) {
+        jest.advanceTimersByTime(ms);
+        answered.add(id);
+        child.answer(id);
+      }
+    }
+  }
+
+  test('once tasks are seen to be short, a worker holds several, never past maxTasksPerChild', async () => {
+    const { pool, children } = makePool({ processes: 1, maxTasksPerChild: 5 });
+    const first = children[0]!.ready();
+    const results = Array.from({ length: 8 }, (_, x) => pool.applyAsync('f', [x]));
+    expect(taskIds(first)).toHaveLength(1); // no task seen yet: one at a time
+    jest.advanceTimersByTime(0.1);
+    first.answer(taskIds(first)[0]!);
+    expect(taskIds(first)).toHaveLength(5); // the other 4 of its 5 at once
+    expect(first.sentOf('init')[0]!.maxTasks).toBe(5);
+    expect(children).toHaveLength(2); // its replacement starts now
+    const answered = new Set([taskIds(first)[0]!]);
+    answerAll(first, answered, 0.1);
+    first.exit(0);
+    const second = children[1]!.ready();
+    expect(taskIds(second)).toHaveLength(3);
+    answerAll(second, answered, 0.1);
+    await expect(Promise.all(results.map((result) => result.get()))).resolves.toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(taskIds(first)).toHaveLength(5);
+    void pool.terminate();
+  });
+
+  test('tasks of 20 ms or more go one at a time, each to the worker that frees up first', () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const results = Array.from({ length: 4 }, (_, x) => pool.applyAsync('f', [x]));
+    for (let i = 0; i < 4; i++) {
+      expect(taskIds(child)).toHaveLength(i + 1);
+      jest.advanceTimersByTime(25);
+      child.answer(taskIds(child)[i]!);
+    }
+    void Promise.all(results.map((result) => result.get()));
+    void pool.terminate();
+  });
+
+  test('no task waits behind another while a worker is idle or starting', () => {
+    const { pool, children } = makePool({ processes: 2 });
+    const a = children[0]!.ready();
+    const answered = new Set<number>();
+    void pool.apply('f', [0]);
+    answerAll(a, answered, 0.1); // tasks are short
+    const results = Array.from({ length: 6 }, (_, x) => pool.applyAsync('f', [x]));
+    expect(taskIds(a)).toHaveLength(2); // b is starting: a holds one task at a time
+    answerAll(a, answered, 0.1);
+    expect(taskIds(a)).toHaveLength(3);
+    // b is ready: with no worker idle or starting, the 4 queued tasks are sent at once,
+    // several to each worker (5 unanswered: one running on each, 3 waiting behind them).
+    const b = children[1]!.ready();
+    expect(pool.stats()).toMatchObject({ queued: 3, running: 2 });
+    expect(taskIds(a).length - answered.size + taskIds(b).length).toBe(5);
+    expect(taskIds(b).length).toBeGreaterThan(1);
+    void Promise.all(results.map((result) => result.get().catch(() => {})));
+    void pool.terminate();
+  });
+
+  test('a worker that crashes fails only the task it was running; those sent behind it run on another', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const first = children[0]!.ready();
+    void pool.apply('f', [0]);
+    jest.advanceTimersByTime(0.1);
+    first.answer(taskIds(first)[0]!);
+    const results = [1, 2, 3].map((x) => pool.applyAsync('f', [x]));
+    expect(taskIds(first)).toHaveLength(4); // one running, two sent behind it
+    first.exit(null, 'SIGKILL');
+    await expect(results[0]!.get()).rejects.toBeInstanceOf(WorkerExitedError);
+    const second = children[1]!.ready();
+    const answered = new Set<number>();
+    answerAll(second, answered, 0.1);
+    await expect(results[1]!.get()).resolves.toBe(2);
+    await expect(results[2]!.get()).resolves.toBe(3);
+    expect(pool.stats()).toMatchObject({ completed: 3, failed: 1, replacements: { crash: 1 } });
+    void pool.terminate();
+  });
+
+  test("a task's timeout counts from when it starts, not from when it was sent behind another", async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const first = children[0]!.ready();
+    void pool.apply('f', [0]);
+    jest.advanceTimersByTime(0.1);
+    first.answer(taskIds(first)[0]!);
+    const [one, two] = [1, 2].map((x) => pool.applyAsync('f', [x], { timeout: 50 }));
+    const [, idOne, idTwo] = taskIds(first);
+    jest.advanceTimersByTime(40);
+    first.answer(idOne!);
+    await expect(one!.get()).resolves.toBe(1);
+    jest.advanceTimersByTime(40); // 80 ms since it was sent, 40 since it started
+    expect(first.signals).toEqual([]);
+    jest.advanceTimersByTime(15);
+    await expect(two!.get()).rejects.toBeInstanceOf(TaskTimeoutError);
+    expect(first.signals).toEqual(['SIGTERM']);
+    expect(idTwo).toBeDefined();
+    void pool.terminate();
+  });
+
+  test('a task aborted while it waits behind the running one rejects at once; its turn passes without a result', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const first = children[0]!.ready();
+    void pool.apply('f', [0]);
+    jest.advanceTimersByTime(0.1);
+    first.answer(taskIds(first)[0]!);
+    const controller = new AbortController();
+    const running = pool.applyAsync('f', [1]);
+    const waiting = pool.applyAsync('f', [2], { signal: controller.signal });
+    const [, idRunning, idWaiting] = taskIds(first);
+    expect(pool.stats()).toMatchObject({ queued: 1, running: 1 });
+    controller.abort('no longer needed');
+    await expect(waiting.get()).rejects.toBeInstanceOf(AbortError);
+    expect(pool.stats()).toMatchObject({ queued: 0, running: 1, failed: 1 });
+    expect(first.signals).toEqual([]); // the running task goes on
+    first.answer(idRunning!);
+    await expect(running.get()).resolves.toBe(1);
+    first.answer(idWaiting!); // its answer is dropped
+    expect(pool.stats()).toMatchObject({ queued: 0, running: 0, completed: 2, failed: 1 });
     void pool.terminate();
   });
 });

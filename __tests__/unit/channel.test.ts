@@ -1,0 +1,75 @@
+/**
+ * The data channel's framing (lib/channel.ts): whatever sizes the socket cuts the bytes
+ * into, every message comes out once, in order, with its V8-serialized bytes in place.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { FrameReader, encodeFrame } from '../../lib/channel.js';
+import { pack, unpack, type Packed } from '../../lib/payload.js';
+
+function bytesOf(messages: object[]): Buffer {
+  return Buffer.concat(encodeFrame(messages).map((part) => Buffer.from(part)));
+}
+
+/** Reads `bytes` cut into `size`-byte chunks; returns the messages and where each frame ended. */
+function read(bytes: Buffer, size: number): { messages: unknown[]; frameEnds: number[] } {
+  const messages: unknown[] = [];
+  const frameEnds: number[] = [];
+  const reader = new FrameReader(
+    (message) => messages.push(message),
+    () => frameEnds.push(messages.length),
+  );
+  for (let offset = 0; offset < bytes.length; offset += size) {
+    reader.push(bytes.subarray(offset, offset + size));
+  }
+  return { messages, frameEnds };
+}
+
+const big = Buffer.alloc(200_000, 7);
+const frames = [
+  [{ type: 'task', id: 1, chunk: pack([[1]]) }],
+  [
+    { type: 'result', id: 2, values: pack(['line\nbreak', 'ünïcødé ✓']) },
+    { type: 'result', id: 3, values: pack([big, undefined]) },
+    { type: 'result', id: 4, values: pack([new Map([[1, 2n]])]) },
+  ],
+  [{ type: 'ready' }],
+];
+const allBytes = Buffer.concat(frames.map(bytesOf));
+
+describe('frames', () => {
+  test('JSON-exact values travel as text, others as V8 bytes in the binary part', () => {
+    expect(encodeFrame(frames[0]!)).toEqual(['[{"type":"task","id":1,"chunk":{"plain":[[1]]}}]\n']);
+    const [line, ...binary] = encodeFrame(frames[1]!);
+    expect(line).toMatch(/^\d+\[/);
+    expect(binary).toHaveLength(2);
+  });
+
+  test.each([1, 7, 4096, 65_536, allBytes.length])(
+    'cut into chunks of %i bytes, every message arrives once, in order, intact',
+    (size) => {
+      const { messages, frameEnds } = read(allBytes, size);
+      expect(frameEnds).toEqual([1, 4, 5]);
+      expect(messages.map((message) => (message as { type: string }).type)).toEqual([
+        'task',
+        'result',
+        'result',
+        'result',
+        'ready',
+      ]);
+      const values = messages.slice(1, 4).map((message) => unpack((message as { values: Packed }).values));
+      expect(values[0]).toEqual(['line\nbreak', 'ünïcødé ✓']);
+      expect(Buffer.compare(values[1]![0] as Buffer, big)).toBe(0);
+      expect(values[1]![1]).toBeUndefined();
+      expect(values[2]).toEqual([new Map([[1, 2n]])]);
+    },
+  );
+
+  test.each([
+    ['not JSON', 'hello\n'],
+    ['JSON that is not a list of messages', '{"type":"ready"}\n'],
+    ['a binary part that points outside the frame', '2[{"type":"result","id":1,"values":{"encoded":[0,9]}}]\nxx'],
+  ])('%s is refused', (_, text) => {
+    const reader = new FrameReader(() => {});
+    expect(() => reader.push(Buffer.from(text))).toThrow();
+  });
+});

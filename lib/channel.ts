@@ -1,0 +1,161 @@
+/**
+ * The data channel between the pool and one worker: a socket pair the pool opens as the
+ * worker's file descriptor 4 (`stdio[4]`), carrying frames. Node's IPC channel (fd 3)
+ * stays open only to tie the worker's life to the parent's.
+ *
+ * Why not `process.send`: Node's IPC pays a fixed price per message (on the order of
+ * 10 µs with `'json'`, 25 µs with `'advanced'` serialization, on the machine of
+ * docs/benchmarks.md), while a frame written to a socket costs little more than its bytes,
+ * and one frame carries every message that is ready to go: the tasks the pool hands a
+ * worker at once, the results a worker has ready. Task code cannot write here by mistake:
+ * its `process.send` goes to fd 3, which the pool does not read.
+ *
+ * A frame is one line of text, `[binaryLength]JSON\n`, then `binaryLength` bytes when the
+ * length is there. The JSON is the array of the frame's messages (JSON never holds a raw
+ * newline, so the line ends where the JSON does). A property of a message that V8
+ * serialized (`{ encoded: bytes }`, see `Packed` in lib/payload.ts) travels in the binary
+ * part, its place in the JSON holding `{ "encoded": [offset, length] }` into that part.
+ */
+/** The worker's end of the channel. */
+export const workerChannelFd = 4;
+
+const newline = 0x0a;
+
+/**
+ * The frame for `messages`: its line of text, then its binary parts, if any (left as
+ * they are rather than copied, for a writer to write one after the other).
+ */
+export function encodeFrame(messages: readonly object[]): [string, ...Uint8Array[]] {
+  let blobs: Uint8Array[] | undefined;
+  let binaryLength = 0;
+  let list = messages;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!;
+    const key = encodedKey(message);
+    if (key !== undefined) {
+      const blob = (message as Record<string, { encoded: Uint8Array }>)[key]!.encoded;
+      if (blobs === undefined) {
+        blobs = [];
+        list = messages.slice();
+      }
+      (list as object[])[i] = { ...message, [key]: { encoded: [binaryLength, blob.byteLength] } };
+      blobs.push(blob);
+      binaryLength += blob.byteLength;
+    }
+  }
+  const json = JSON.stringify(list);
+  return blobs === undefined ? [`${json}\n`] : [`${binaryLength}${json}\n`, ...blobs];
+}
+
+/** The key of the message's V8-serialized property, if it has one. */
+function encodedKey(message: object): string | undefined {
+  for (const key in message) {
+    const value = (message as Record<string, unknown>)[key];
+    if (typeof value === 'object' && value !== null && (value as { encoded?: unknown }).encoded instanceof Uint8Array) {
+      return key;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reassembles frames from the chunks a socket delivers, in any sizes, and hands each
+ * message of each frame to `onMessage`, then calls `onFrameEnd`. What spans chunks is
+ * copied once, when complete. Throws on a frame that is not one.
+ */
+export class FrameReader {
+  readonly #onMessage: (message: unknown) => void;
+  readonly #onFrameEnd: (() => void) | undefined;
+  /** Chunks of an incomplete line, or of the binary part of `#waiting`. */
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** A frame whose line is read, waiting for `binaryLength` bytes. */
+  #waiting: { messages: unknown[]; binaryLength: number } | undefined;
+
+  constructor(onMessage: (message: unknown) => void, onFrameEnd?: () => void) {
+    this.#onMessage = onMessage;
+    this.#onFrameEnd = onFrameEnd;
+  }
+
+  push(chunk: Buffer): void {
+    let data = chunk;
+    if (this.#buffered > 0 || this.#waiting !== undefined) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      const complete =
+        this.#waiting === undefined ? chunk.includes(newline) : this.#buffered >= this.#waiting.binaryLength;
+      if (!complete) {
+        return;
+      }
+      data = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#buffered);
+      this.#chunks = [];
+      this.#buffered = 0;
+    }
+    let offset = 0;
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      offset = waiting.binaryLength;
+      this.#deliver(waiting.messages, data.subarray(0, offset));
+    }
+    while (offset < data.length) {
+      const end = data.indexOf(newline, offset);
+      if (end === -1) {
+        break;
+      }
+      let jsonStart = offset;
+      let binaryLength = 0;
+      for (let byte = data[jsonStart]!; byte >= 0x30 && byte <= 0x39; byte = data[++jsonStart]!) {
+        binaryLength = binaryLength * 10 + byte - 0x30;
+      }
+      const messages = JSON.parse(data.toString('utf8', jsonStart, end)) as unknown;
+      if (!Array.isArray(messages)) {
+        throw new TypeError('a frame holds an array of messages');
+      }
+      offset = end + 1;
+      if (binaryLength === 0) {
+        this.#deliver(messages, undefined);
+      } else if (offset + binaryLength <= data.length) {
+        this.#deliver(messages, data.subarray(offset, offset + binaryLength));
+        offset += binaryLength;
+      } else {
+        this.#waiting = { messages, binaryLength };
+        break;
+      }
+    }
+    if (offset < data.length) {
+      const rest = data.subarray(offset);
+      this.#chunks = [rest];
+      this.#buffered = rest.length;
+    }
+  }
+
+  #deliver(messages: unknown[], binary: Buffer | undefined): void {
+    for (const message of messages) {
+      if (binary !== undefined) {
+        placeBinary(message, binary);
+      }
+      this.#onMessage(message);
+    }
+    this.#onFrameEnd?.();
+  }
+}
+
+/** Puts the bytes back where `encodeFrame` left `{ encoded: [offset, length] }`. */
+function placeBinary(message: unknown, binary: Buffer): void {
+  if (typeof message !== 'object' || message === null) {
+    return;
+  }
+  for (const key in message) {
+    const value = (message as Record<string, unknown>)[key] as { encoded?: unknown } | null;
+    const place = typeof value === 'object' && value !== null ? value.encoded : undefined;
+    if (Array.isArray(place) && typeof place[0] === 'number' && typeof place[1] === 'number') {
+      const [start, length] = place as [number, number];
+      if (start < 0 || length < 0 || start + length > binary.length) {
+        throw new RangeError('a binary part lies outside its frame');
+      }
+      (message as Record<string, unknown>)[key] = { encoded: binary.subarray(start, start + length) };
+      return;
+    }
+  }
+}
