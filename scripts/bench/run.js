@@ -254,7 +254,7 @@ const payloadTitles = {
 const workloads = [
   {
     id: 'tiny-apply-async',
-    title: '`applyAsync`: 20k tiny tasks `x => x * 2`, submitted one by one, all awaited',
+    title: '`applyAsync`: 20k tiny tasks `x => x * 2`, submitted one by one, all awaited (after one untimed pass)',
     unit: 'tasks/s',
     rows: [
       kase(FORKPOOL, 'tiny-apply-async'),
@@ -276,21 +276,21 @@ const workloads = [
   },
   {
     id: 'tiny-map',
-    title: '`map`: 20k tiny tasks, default chunksize',
+    title: '`map`: 20k tiny tasks, default chunksize (after one untimed pass)',
     unit: 'tasks/s',
     rows: [kase(FORKPOOL, 'tiny-map'), kase(CPYTHON, 'tiny-map'), ...peerCases('tiny-map')],
     references: [cpythonRef('tiny-map'), rawRef('× raw pipelined', 'pipelined', true, 'fully pipelined raw messages')],
   },
   {
     id: 'tiny-imap',
-    title: '`imap`: 20k tiny tasks, chunksize 1',
+    title: '`imap`: 20k tiny tasks, chunksize 1 (after one untimed pass)',
     unit: 'tasks/s',
     rows: [kase(FORKPOOL, 'tiny-imap'), kase(CPYTHON, 'tiny-imap'), ...peerCases('tiny-imap')],
     references: [cpythonRef('tiny-imap'), rawRef('× raw pipelined', 'pipelined', true, 'fully pipelined raw messages')],
   },
   {
     id: 'tiny-apply',
-    title: '`apply` round trip: 2,000 sequential calls after 200 warm-up calls',
+    title: '`apply` round trip: 2,000 sequential calls after 2,000 warm-up calls',
     unit: 'µs/call',
     rows: [
       kase(FORKPOOL, 'tiny-apply'),
