@@ -110,8 +110,8 @@ describe('maxQueue', () => {
       expect(consumed).toBe(length);
       expect(pulled).toBe(length);
       expect(maxQueued).toBeLessThanOrEqual(maxQueue);
-      // Documented bound: at most `processes * 4` chunks submitted ahead of what was consumed.
-      expect(maxAhead).toBeLessThanOrEqual(processes * 4);
+      // Documented bound: at most `processes * 32` chunks submitted ahead of what was consumed.
+      expect(maxAhead).toBeLessThanOrEqual(processes * 32);
       await Promise.all(blockers);
       expect(pool.stats()).toMatchObject({ failed: 0, completed: length + 2 });
     } finally {

@@ -52,6 +52,8 @@ export interface TaskMessage {
   fn: FnRef;
   /** Argument lists, one per item; `apply` sends a chunk of one. */
   chunk: Packed;
+  /** Set when every item has one argument: `chunk` then holds the arguments themselves. */
+  single?: true;
 }
 
 export type ToWorker = InitMessage | TaskMessage;

@@ -12,7 +12,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
 import { FrameReader, encodeFrame, workerChannelFd } from './channel.js';
-import { isFromWorker, type FromWorker, type InitMessage, type ToWorker } from './messages.js';
+import { isFromWorker, type FromWorker, type InitMessage, type TaskMessage, type ToWorker } from './messages.js';
 import { pack } from './payload.js';
 import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
@@ -39,6 +39,9 @@ export interface ChildLike extends EventEmitter {
   ref(): void;
   unref(): void;
 }
+
+/** Items in a chunk from which its task is written at once, alone, rather than with others. */
+const bigChunk = 64;
 
 export type ForkFn = (modulePath: string, args: readonly string[], options: ForkOptions) => ChildLike;
 
@@ -156,11 +159,37 @@ export class PoolWorker {
     return this.#child.pid;
   }
 
-  /** Sends a task. Throws what structured clone throws (then nothing was sent). */
+  /**
+   * Sends a task. Throws what structured clone throws (then nothing was sent). A chunk of
+   * `bigChunk` items or more is written at once, in a frame of its own, so that the
+   * worker starts on it while the next ones are packed.
+   */
   run(task: Task): void {
-    const { fn } = task;
+    const { fn, chunk } = task;
     const ref = fn.full.kind === 'source' && this.#knownFunctions.has(fn.full.id) ? fn.short : fn.full;
-    this.#send({ type: 'task', id: task.id, fn: ref, chunk: pack(task.chunk, 2) });
+    // `map` gives one argument per item: it travels alone, not wrapped in a list.
+    const single = chunk.every((args) => args.length === 1);
+    const message: TaskMessage = {
+      type: 'task',
+      id: task.id,
+      fn: ref,
+      chunk: single
+        ? pack(
+            chunk.map((args) => args[0]),
+            1,
+          )
+        : pack(chunk, 2),
+    };
+    if (single) {
+      message.single = true;
+    }
+    if (chunk.length >= bigChunk && this.#outbox !== undefined) {
+      this.uncork();
+      this.#send(message);
+      this.cork();
+    } else {
+      this.#send(message);
+    }
     if (fn.full.kind === 'source') {
       this.#knownFunctions.add(fn.full.id);
     }

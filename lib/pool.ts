@@ -74,8 +74,12 @@ const applyAsyncKeys = new Set(['timeout', 'signal', 'callback', 'errorCallback'
 const chunkKeys = new Set(['chunksize', 'timeout', 'signal', 'onProgress']);
 const mapAsyncKeys = new Set([...chunkKeys, 'callback', 'errorCallback']);
 
-/** Chunks submitted and not yet read per `imap` call: bounds memory on endless input. */
-const imapWindowPerProcess = 4;
+/**
+ * Chunks submitted and not yet read per `imap` call and worker: bounds memory on endless
+ * input, and leaves room to keep every worker fed with tiny tasks (see pipelining in
+ * docs/architecture.md).
+ */
+const imapWindowPerProcess = 32;
 
 /**
  * A pool of worker processes: Python's `multiprocessing.Pool`. Each worker is a real OS

@@ -250,10 +250,11 @@ function run(task: TaskMessage): Promise<void> | undefined {
   runningTaskId = task.id;
   const values: unknown[] = [];
   let fn: TaskFn;
-  let items: unknown[][];
+  let items: unknown[];
+  const single = task.single === true;
   try {
     fn = resolveFunction(task.fn);
-    items = unpack(task.chunk) as unknown[][];
+    items = unpack(task.chunk);
   } catch (error) {
     return answer(task, values, error);
   }
@@ -261,7 +262,7 @@ function run(task: TaskMessage): Promise<void> | undefined {
     for (let i = from; i < items.length; i++) {
       let value: unknown;
       try {
-        value = fn(...items[i]!);
+        value = single ? fn(items[i]) : fn(...(items[i] as unknown[]));
       } catch (error) {
         return answer(task, values, error);
       }

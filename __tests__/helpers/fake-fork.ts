@@ -5,11 +5,17 @@
  */
 import { EventEmitter } from 'node:events';
 import { FrameReader, encodeFrame } from '../../lib/channel.js';
-import type { FromWorker, ResultMessage, ToWorker } from '../../lib/messages.js';
+import type { FromWorker, ResultMessage, TaskMessage, ToWorker } from '../../lib/messages.js';
 import type { ChannelLike, ChildLike, ForkFn } from '../../lib/pool-worker.js';
 import { pack, unpack } from '../../lib/payload.js';
 
 let nextPid = 100_000;
+
+/** The argument lists of a task message, whether it holds them or (`single`) the lone argument of each. */
+export function argLists(message: TaskMessage): unknown[][] {
+  const list = unpack(message.chunk);
+  return message.single ? list.map((arg) => [arg]) : (list as unknown[][]);
+}
 
 /** A frame of `messages` as the bytes a socket would deliver. */
 export function frameBytes(messages: object[]): Buffer {
@@ -59,7 +65,7 @@ export class FakeChild extends EventEmitter implements ChildLike {
 
   /** The argument lists of the task with this id. */
   chunkOf(id: number): unknown[][] {
-    return unpack(this.sentOf('task').find((message) => message.id === id)!.chunk) as unknown[][];
+    return argLists(this.sentOf('task').find((message) => message.id === id)!);
   }
 
   ready(): this {

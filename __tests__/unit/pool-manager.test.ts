@@ -14,8 +14,7 @@ import {
 } from '../../lib/index.js';
 import { kFork } from '../../lib/pool.js';
 import type { PoolOptions } from '../../lib/options.js';
-import { unpack } from '../../lib/payload.js';
-import { fakeFork, flush, frameBytes, type FakeChild } from '../helpers/fake-fork.js';
+import { argLists, fakeFork, flush, frameBytes, type FakeChild } from '../helpers/fake-fork.js';
 
 function makePool(options: PoolOptions = {}) {
   const { fork, children } = fakeFork();
@@ -95,7 +94,7 @@ describe('dispatch', () => {
     expect(order).toEqual([1, 2, 3, 4, 5]);
     const sentArgs = [...a!.sentOf('task'), ...b!.sentOf('task')]
       .sort((x, y) => x.id - y.id)
-      .map((t) => unpack(t.chunk)[0]);
+      .map((t) => argLists(t)[0]);
     expect(sentArgs).toEqual([[1], [2], [3], [4], [5]]);
     void pool.terminate();
   });
@@ -171,7 +170,7 @@ describe('chunking and ordering', () => {
     await expect(result).resolves.toEqual(items.map((x) => x * 10));
     const chunkLengths = [...a!.sentOf('task'), ...b!.sentOf('task')]
       .sort((x, y) => x.id - y.id)
-      .map((t) => unpack(t.chunk).length);
+      .map((t) => argLists(t).length);
     expect(chunkLengths).toEqual([3, 3, 3, 3, 3, 3, 1]);
     void pool.terminate();
   });
@@ -191,7 +190,7 @@ describe('chunking and ordering', () => {
     child.answer(taskIds(child)[0]!, (args) => args.join('+'));
     child.answer(taskIds(child)[1]!, (args) => args.join('+'));
     await expect(result).resolves.toEqual(['1+2', '3+4', '5+6']);
-    expect(child.sentOf('task').map((task) => unpack(task.chunk))).toEqual([
+    expect(child.sentOf('task').map((task) => argLists(task))).toEqual([
       [
         [1, 2],
         [3, 4],
@@ -262,7 +261,7 @@ describe('chunking and ordering', () => {
     void pool.terminate();
   });
 
-  test('imap reads its input lazily: at most processes * 4 chunks ahead of the consumer', async () => {
+  test('imap reads its input lazily: at most processes * 32 chunks ahead of the consumer', async () => {
     const { pool, children } = makePool({ processes: 1 });
     const child = children[0]!.ready();
     let read = 0;
@@ -274,12 +273,12 @@ describe('chunking and ordering', () => {
     }
     const iterator = pool.imap('f', endless());
     await flush();
-    expect(read).toBe(4);
+    expect(read).toBe(32);
     const first = iterator.next();
     child.answer(taskIds(child)[0]!);
     await expect(first).resolves.toEqual({ done: false, value: 1 });
     await flush();
-    expect(read).toBe(5);
+    expect(read).toBe(33);
     await iterator.return!();
     void pool.terminate();
   });

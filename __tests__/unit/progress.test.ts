@@ -73,9 +73,9 @@ describe('onProgress', () => {
     const { pool, children } = makePool();
     const child = children[0]!.ready();
     const reports: Progress[] = [];
-    const items = Array.from({ length: 10 }, (_, i) => i);
+    const items = Array.from({ length: 40 }, (_, i) => i);
     function* input() {
-      yield* items; // more than the 4 chunks imap reads ahead on one process
+      yield* items; // more than the 32 chunks imap reads ahead on one process
     }
     const iterator = pool.imap('f', input(), { onProgress: (p) => reports.push(p) });
     const collected: unknown[] = [];
@@ -87,7 +87,7 @@ describe('onProgress', () => {
     await reading;
     expect(collected).toEqual(items);
     expect(reports[0]!.total).toBeUndefined();
-    expect(reports.at(-1)).toEqual({ done: 10, failed: 0, total: 10 });
+    expect(reports.at(-1)).toEqual({ done: 40, failed: 0, total: 40 });
     await pool.terminate();
   });
 
