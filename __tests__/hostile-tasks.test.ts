@@ -234,7 +234,7 @@ describe('an error that escapes after the task returned', () => {
 });
 
 describe('forged protocol messages', () => {
-  test('sent by a task with guessed ids, with and without a key, settle nothing; the real values arrive', async () => {
+  test('sent by a task on its IPC channel (process.send), with guessed ids, settle nothing; the real values arrive', async () => {
     await withPool(startPool(2), async (pool) => {
       await starts.take(2);
       const waiting = pool.applyAsync('reportAndWait', [running.path, 'waiting', 'the real value']);
@@ -249,6 +249,19 @@ describe('forged protocol messages', () => {
       await expect(waiting.get()).resolves.toBe('the real value');
       await expect(pool.map('double', numbers, { chunksize: 1 })).resolves.toEqual(numbers.map((x) => x * 2));
       expect(starts.unread).toEqual([]); // no worker was replaced
+    });
+  });
+
+  test('bytes that are not a frame, written by a task to the data channel (fd 4), end that worker only: its task fails, a replacement goes on', async () => {
+    await withPool(new Pool<Tasks>({ processes: 1, module }), async (pool) => {
+      const worker = await pool.apply('whoami');
+      const error = await errorOf(pool.apply('writeGarbageToDataChannel'));
+      expect(error).toBeInstanceOf(WorkerExitedError);
+      expect(error).toMatchObject({ pid: worker.pid });
+      expect(String((error as Error).cause)).toMatch(/malformed frame/);
+      const replacement = await pool.apply('whoami');
+      expect(replacement.pid).not.toBe(worker.pid);
+      await expect(pool.map('double', numbers)).resolves.toEqual(numbers.map((x) => x * 2));
     });
   });
 
