@@ -254,7 +254,8 @@ const payloadTitles = {
 const workloads = [
   {
     id: 'tiny-apply-async',
-    title: '`applyAsync`: 20k tiny tasks `x => x * 2`, submitted one by one, all awaited (after one untimed pass)',
+    title:
+      '`applyAsync`: 20k tiny tasks `x => x * 2`, submitted one by one, all awaited (median of 5 passes, after an untimed one)',
     unit: 'tasks/s',
     rows: [
       kase(FORKPOOL, 'tiny-apply-async'),
@@ -276,14 +277,14 @@ const workloads = [
   },
   {
     id: 'tiny-map',
-    title: '`map`: 20k tiny tasks, default chunksize (after one untimed pass)',
+    title: '`map`: 20k tiny tasks, default chunksize (median of 5 passes, after an untimed one)',
     unit: 'tasks/s',
     rows: [kase(FORKPOOL, 'tiny-map'), kase(CPYTHON, 'tiny-map'), ...peerCases('tiny-map')],
     references: [cpythonRef('tiny-map'), rawRef('× raw pipelined', 'pipelined', true, 'fully pipelined raw messages')],
   },
   {
     id: 'tiny-imap',
-    title: '`imap`: 20k tiny tasks, chunksize 1 (after one untimed pass)',
+    title: '`imap`: 20k tiny tasks, chunksize 1 (median of 5 passes, after an untimed one)',
     unit: 'tasks/s',
     rows: [kase(FORKPOOL, 'tiny-imap'), kase(CPYTHON, 'tiny-imap'), ...peerCases('tiny-imap')],
     references: [cpythonRef('tiny-imap'), rawRef('× raw pipelined', 'pipelined', true, 'fully pipelined raw messages')],
@@ -837,7 +838,10 @@ lines.push(
   'type; serial and parallel CPU results equal), not only timed. Figures are the median over the',
   'repetitions, with min–max. Ratios are taken within each repetition (a figure over the',
   'reference measured in the same repetition) and then summarised the same way. For tasks/s and',
-  'speed-ups a higher ratio is better; for µs, ms and MiB a lower one is.',
+  'speed-ups a higher ratio is better; for µs, ms and MiB a lower one is. Every library, CPython',
+  'included, warms up the same way: each throughput workload runs once untimed, then 5 timed',
+  'passes whose median is its figure, and round trips come after 2,000 warm-up calls, so that the',
+  'figures are the steady state of a long-running process rather than mostly its JIT warm-up.',
   '',
   'The raw baseline is two children forked with `child_process.fork`',
   '(scripts/bench/raw-echo-child.js) that answer each `{ id, value }` with',
