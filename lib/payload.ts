@@ -108,8 +108,9 @@ function exact(value: unknown, level: number): boolean {
       if (proto !== Object.prototype && proto !== null) {
         return false;
       }
-      for (const key in value) {
-        if (Object.hasOwn(value, key) && !exact((value as Record<string, unknown>)[key], level + 1)) {
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) {
+        if (!exact((value as Record<string, unknown>)[keys[i]!], level + 1)) {
           return false;
         }
       }
