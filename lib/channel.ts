@@ -3,12 +3,12 @@
  * worker's file descriptor 4 (`stdio[4]`), carrying frames. Node's IPC channel (fd 3)
  * stays open only to tie the worker's life to the parent's.
  *
- * Why not `process.send`: Node's IPC pays a fixed price per message (on the order of
- * 10 µs with `'json'`, 25 µs with `'advanced'` serialization, on the machine of
- * docs/benchmarks.md), while a frame written to a socket costs little more than its bytes,
- * and one frame carries every message that is ready to go: the tasks the pool hands a
- * worker at once, the results a worker has ready. Task code cannot write here by mistake:
- * its `process.send` goes to fd 3, which the pool does not read.
+ * Why not `process.send`: Node's IPC pays a fixed price per message, in its own framing
+ * and serialization and in one write each (see the raw baseline of docs/benchmarks.md,
+ * `'advanced'` far behind `'json'`), while a frame written to a socket costs little more
+ * than its bytes, and one frame carries every message that is ready to go: the tasks the
+ * pool hands a worker at once. Task code cannot write here by mistake: its
+ * `process.send` goes to fd 3, which the pool does not read.
  *
  * A frame is one line of text, `[binaryLength]JSON\n`, then `binaryLength` bytes when the
  * length is there. The JSON is the array of the frame's messages (JSON never holds a raw
@@ -18,6 +18,11 @@
  */
 /** The worker's end of the channel. */
 export const workerChannelFd = 4;
+
+/** Bytes that do not make a frame. */
+export class FrameError extends Error {
+  override name = 'FrameError';
+}
 
 const newline = 0x0a;
 
@@ -61,7 +66,8 @@ function encodedKey(message: object): string | undefined {
 /**
  * Reassembles frames from the chunks a socket delivers, in any sizes, and hands each
  * message of each frame to `onMessage`, then calls `onFrameEnd`. What spans chunks is
- * copied once, when complete. Throws on a frame that is not one.
+ * copied once, when complete. Throws `FrameError` on bytes that do not make a frame;
+ * what `onMessage` throws goes through as it is.
  */
 export class FrameReader {
   readonly #onMessage: (message: unknown) => void;
@@ -108,9 +114,14 @@ export class FrameReader {
       for (let byte = data[jsonStart]!; byte >= 0x30 && byte <= 0x39; byte = data[++jsonStart]!) {
         binaryLength = binaryLength * 10 + byte - 0x30;
       }
-      const messages = JSON.parse(data.toString('utf8', jsonStart, end)) as unknown;
+      let messages: unknown;
+      try {
+        messages = JSON.parse(data.toString('utf8', jsonStart, end));
+      } catch (error) {
+        throw new FrameError(`a frame's line is not JSON: ${(error as Error).message}`, { cause: error });
+      }
       if (!Array.isArray(messages)) {
-        throw new TypeError('a frame holds an array of messages');
+        throw new FrameError('a frame holds an array of messages');
       }
       offset = end + 1;
       if (binaryLength === 0) {
@@ -152,7 +163,7 @@ function placeBinary(message: unknown, binary: Buffer): void {
     if (Array.isArray(place) && typeof place[0] === 'number' && typeof place[1] === 'number') {
       const [start, length] = place as [number, number];
       if (start < 0 || length < 0 || start + length > binary.length) {
-        throw new RangeError('a binary part lies outside its frame');
+        throw new FrameError('a binary part lies outside its frame');
       }
       (message as Record<string, unknown>)[key] = { encoded: binary.subarray(start, start + length) };
       return;

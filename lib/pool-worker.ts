@@ -11,7 +11,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
-import { FrameReader, encodeFrame, workerChannelFd } from './channel.js';
+import { FrameError, FrameReader, encodeFrame, workerChannelFd } from './channel.js';
 import { isFromWorker, type FromWorker, type InitMessage, type TaskMessage, type ToWorker } from './messages.js';
 import { pack } from './payload.js';
 import type { FnRecord } from './task-functions.js';
@@ -125,8 +125,11 @@ export class PoolWorker {
         try {
           reader.push(chunk);
         } catch (error) {
+          if (!(error instanceof FrameError)) {
+            throw error;
+          }
           // Only task code writing to the worker's fd 4 itself can garble a frame.
-          this.#protocolError = new Error(`The worker wrote a malformed frame to the pool: ${String(error)}`, {
+          this.#protocolError = new Error(`The worker wrote a malformed frame to the pool: ${error.message}`, {
             cause: error,
           });
           this.kill(0);

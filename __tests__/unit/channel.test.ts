@@ -3,7 +3,7 @@
  * into, every message comes out once, in order, with its V8-serialized bytes in place.
  */
 import { describe, expect, test } from '@jest/globals';
-import { FrameReader, encodeFrame } from '../../lib/channel.js';
+import { FrameError, FrameReader, encodeFrame } from '../../lib/channel.js';
 import { pack, unpack, type Packed } from '../../lib/payload.js';
 
 function bytesOf(messages: object[]): Buffer {
@@ -70,6 +70,14 @@ describe('frames', () => {
     ['a binary part that points outside the frame', '2[{"type":"result","id":1,"values":{"encoded":[0,9]}}]\nxx'],
   ])('%s is refused', (_, text) => {
     const reader = new FrameReader(() => {});
-    expect(() => reader.push(Buffer.from(text))).toThrow();
+    expect(() => reader.push(Buffer.from(text))).toThrow(FrameError);
+  });
+
+  test('what onMessage throws goes through as it is, not as a FrameError', () => {
+    const failure = new Error('a bug of the reader of messages');
+    const reader = new FrameReader(() => {
+      throw failure;
+    });
+    expect(() => reader.push(bytesOf([{ type: 'ready' }]))).toThrow(failure);
   });
 });
