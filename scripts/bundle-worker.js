@@ -2,10 +2,10 @@
  * Bundles the compiled worker entry (dist/worker-entry/worker.js, which `tsc` writes)
  * with everything it imports, serialize-error included, into that one file, in place.
  *
- * Why: a worker starts by loading its entry. As ten ES modules (the entry, six of lib/,
- * serialize-error and its two) it took about 14 ms more to load than as one file, on
- * the machine of docs/benchmarks.md: time every new worker pays, at pool start and at
- * each `maxTasksPerChild` replacement. The library's state that the worker shares with
+ * Why: a worker starts by loading its entry, at pool start and at each
+ * `maxTasksPerChild` replacement. As ten ES modules (the entry, six of lib/,
+ * serialize-error and its two) it loads more slowly than as one file: each module is a
+ * file to find, read and link. The library's state that the worker shares with
  * task code (`currentProcess()`) lives on `globalThis`, so the bundle's copy of
  * lib/current-process.js agrees with the task module's own `import 'forkpool'`.
  *

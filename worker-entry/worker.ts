@@ -4,8 +4,8 @@
  * It waits for `init` on its data channel (fd 4, lib/channel.ts), takes its name, imports
  * the task module and runs the initializer, says `ready`, then runs `task` messages one
  * at a time, in the order they came (the pool may send several at once), and answers each
- * with one `result` as soon as it ends. It exits when its IPC channel closes (the pool is draining it, or the parent died)
- * and, by itself, after its `maxTasks`-th result.
+ * with one `result` as soon as it ends. It exits when its IPC channel closes (the pool is
+ * draining it, or the parent died) and, by itself, after its `maxTasks`-th result.
  * Uncaught errors are not caught here: they kill the process, and the pool reports
  * `WorkerExitedError` for the task that was running and starts a replacement.
  */
@@ -117,6 +117,9 @@ function sayDying(): void {
 }
 process.on('exit', sayDying);
 
+/** How long an exiting worker waits for a full channel to take its last frame. */
+const maxExitWriteMs = 1000;
+
 /** `writeSync` to the channel until all of `data` is written (the socket is non-blocking). */
 function writeAll(data: Uint8Array): void {
   const deadline = performance.now() + maxExitWriteMs;
@@ -130,8 +133,6 @@ function writeAll(data: Uint8Array): void {
     }
   }
 }
-/** How long an exiting worker waits for a full channel to take its last frame. */
-const maxExitWriteMs = 1000;
 
 const reader = new FrameReader((message) => {
   if (!isToWorker(message)) {
