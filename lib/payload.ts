@@ -54,16 +54,24 @@ const maxJsonValues = 100_000;
  * is used, past `maxJsonValues` values.
  */
 export function isJsonExact(list: readonly unknown[], ownedLevels = 1): boolean {
+  // A getter read by the check may itself pack a value (submit a task): keep the outer
+  // check's state and give it back after.
+  const outerBudget = budget;
+  const outerOwned = owned;
+  const outerSeen = seen;
   budget = maxJsonValues;
   owned = ownedLevels;
+  seen = undefined;
   try {
     return exact(list, 0);
   } finally {
-    seen = undefined;
+    budget = outerBudget;
+    owned = outerOwned;
+    seen = outerSeen;
   }
 }
 
-// isJsonExact's state: one check runs at a time, to its end.
+// The state of the check under way (see isJsonExact).
 let budget = 0;
 let owned = 0;
 let seen: Set<object> | undefined;

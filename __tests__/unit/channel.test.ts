@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { FrameError, FrameReader, encodeFrame } from '../../lib/channel.js';
-import { pack, unpack, type Packed } from '../../lib/payload.js';
+import { isJsonExact, pack, unpack, type Packed } from '../../lib/payload.js';
 
 function bytesOf(messages: object[]): Buffer {
   return Buffer.concat(encodeFrame(messages).map((part) => Buffer.from(part)));
@@ -79,5 +79,19 @@ describe('frames', () => {
       throw failure;
     });
     expect(() => reader.push(bytesOf([{ type: 'ready' }]))).toThrow(failure);
+  });
+
+  test('a getter that packs a value while its own object is being checked leaves that check intact', () => {
+    const shared = { x: 1 };
+    const sneaky = {
+      get value() {
+        pack([[{ y: 2 }]], 2); // a task submitted from inside a getter
+        return 1;
+      },
+    };
+    // The list holds `shared` twice: structured clone keeps that, JSON would not.
+    expect(isJsonExact([[shared, sneaky, shared]], 2)).toBe(false);
+    const [line] = encodeFrame([{ type: 'task', id: 1, chunk: pack([[shared, sneaky, shared]], 2) }]);
+    expect(line).not.toContain('"plain"');
   });
 });
