@@ -64,8 +64,40 @@ describe('frames', () => {
     },
   );
 
+  test('frames read at once, with and without binary parts, each arrive whole and end on their own', () => {
+    const results = (from: number, count: number): object[][] =>
+      Array.from({ length: count }, (_, i) => [{ type: 'result', id: from + i, values: pack([from + i]) }]);
+    const textFrames = [...results(1, 3), [{ type: 'result', id: 4, values: pack([undefined]) }], ...results(5, 2)];
+    const bytes = Buffer.concat(textFrames.map(bytesOf));
+    const ids = (messages: unknown[]): number[] => messages.map((message) => (message as { id: number }).id);
+
+    const whole = read(bytes, bytes.length);
+    expect(ids(whole.messages)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(whole.frameEnds).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(unpack((whole.messages[3] as { values: Packed }).values)).toEqual([undefined]);
+
+    // Cut inside the second frame, and then wherever the chunk size falls.
+    const halves = read(bytes, bytesOf(textFrames[0]!).length + 5);
+    expect(ids(halves.messages)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(halves.frameEnds).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  test('a malformed line among frames read at once: the frames before it are handed over, then FrameError', () => {
+    const messages: unknown[] = [];
+    const reader = new FrameReader((message) => messages.push(message));
+    const bytes = Buffer.concat([
+      bytesOf([{ type: 'ready' }]),
+      bytesOf([{ type: 'result', id: 1, values: pack([1]) }]),
+      Buffer.from('[not json]\n'),
+      bytesOf([{ type: 'result', id: 2, values: pack([2]) }]),
+    ]);
+    expect(() => reader.push(bytes)).toThrow(FrameError);
+    expect(messages.map((message) => (message as { type: string }).type)).toEqual(['ready', 'result']);
+  });
+
   test.each([
     ['not JSON', 'hello\n'],
+    ['a line of JSON that is not one frame', '[{"type":"ready"}],[{"type":"ready"}]\n'],
     ['JSON that is not a list of messages', '{"type":"ready"}\n'],
     ['a binary part that points outside the frame', '2[{"type":"result","id":1,"values":{"encoded":[0,9]}}]\nxx'],
   ])('%s is refused', (_, text) => {
