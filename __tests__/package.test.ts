@@ -260,7 +260,7 @@ describe('the packed tarball', () => {
     for (const entryPoint of entryPoints) {
       expect(packedFiles).toContain(path.posix.normalize(entryPoint));
     }
-    expect(packedFiles).toContain('dist/worker-entry/worker.js');
+    expect(packedFiles).toContain('dist/worker-entry/worker.cjs');
     expect(
       packedFiles.filter((file) => !/^(dist\/)?(lib|worker-entry)\/|^package\.json$|^README|^LICENSE/i.test(file)),
     ).toEqual([]);

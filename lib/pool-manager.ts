@@ -73,10 +73,10 @@ export interface WorkerExitEvent extends WorkerExitInfo {
 }
 
 const here = fileURLToPath(import.meta.url);
-/** The compiled worker entry; from the sources (tests), the build output next to them. */
+/** The bundled worker entry (scripts/bundle-worker.js); from the sources (tests), the build output next to them. */
 const workerEntry = here.endsWith('.ts')
-  ? join(dirname(here), '..', 'dist', 'worker-entry', 'worker.js')
-  : join(dirname(here), '..', 'worker-entry', 'worker.js');
+  ? join(dirname(here), '..', 'dist', 'worker-entry', 'worker.cjs')
+  : join(dirname(here), '..', 'worker-entry', 'worker.cjs');
 
 /** Workers in a row that may die before ready before the pool gives up on starting them. */
 const maxStartupFailures = 3;

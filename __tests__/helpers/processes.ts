@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, expect } from '@jest/globals';
 
-const workerEntryMark = 'worker-entry/worker.js';
+const workerEntryMark = 'worker-entry/worker.cjs';
 
 interface ProcessEntry {
   pid: number;
