@@ -87,46 +87,48 @@ function exact(value: unknown, level: number): boolean {
       return true;
     case 'number':
       return Number.isFinite(value) && !Object.is(value, -0);
-    case 'object': {
-      if (value === null) {
-        return true;
-      }
-      if (level >= owned) {
-        seen ??= new Set();
-        if (seen.has(value)) {
-          return false; // structured clone keeps the sharing (and cycles); JSON would not
-        }
-        seen.add(value);
-      }
-      if (Array.isArray(value)) {
-        if (
-          level >= owned &&
-          (Object.getPrototypeOf(value) !== Array.prototype || Object.keys(value).length !== value.length)
-        ) {
-          return false; // a subclass, or extra properties (a RegExp match's `index` …), or holes
-        }
-        for (let i = 0; i < value.length; i++) {
-          if (!exact(value[i], level + 1)) {
-            return false;
-          }
-        }
-        return true;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) {
-        return false;
-      }
-      const keys = Object.keys(value);
-      for (let i = 0; i < keys.length; i++) {
-        if (!exact((value as Record<string, unknown>)[keys[i]!], level + 1)) {
-          return false;
-        }
-      }
-      return true;
-    }
+    case 'object':
+      return value === null || exactObject(value, level);
     default:
       return false; // undefined, bigint, symbol, function
   }
+}
+
+function exactObject(value: object, level: number): boolean {
+  if (level >= owned) {
+    seen ??= new Set();
+    const size = seen.size;
+    if (seen.add(value).size === size) {
+      return false; // reached twice: structured clone keeps the sharing (and cycles); JSON would not
+    }
+  }
+  if (Array.isArray(value)) {
+    if (
+      level >= owned &&
+      (Object.getPrototypeOf(value) !== Array.prototype || Object.keys(value).length !== value.length)
+    ) {
+      return false; // a subclass, or extra properties (a RegExp match's `index` …), or holes
+    }
+    for (let i = 0; i < value.length; i++) {
+      if (!exact(value[i], level + 1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    return false;
+  }
+  // `for…in` rather than Object.keys(): no array of keys to make for each object. It also
+  // visits enumerable properties inherited from Object.prototype, if any were added there,
+  // which only makes the check stricter.
+  for (const key in value) {
+    if (!exact((value as Record<string, unknown>)[key], level + 1)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /**

@@ -1,0 +1,132 @@
+/**
+ * The route a list takes (lib/payload.ts): inline JSON only where JSON gives what
+ * structured clone gives, V8's serializer for everything else.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { isJsonExact, pack, unpack } from '../../lib/payload.js';
+
+const shared = { x: 1 };
+const cycle: Record<string, unknown> = { name: 'cycle' };
+cycle.self = cycle;
+const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+const withExtra = Object.assign([1, 2], { extra: true });
+const nullProto = Object.assign(Object.create(null) as object, { a: 1, b: [true, null] });
+class Point {
+  constructor(
+    public x: number,
+    public y: number,
+  ) {}
+}
+
+/**
+ * Whether `a` and `b` are the same value as structured clone sees it, whatever realm
+ * made them: the same types, `Object.is` primitives (so `-0` and `NaN` count), the same
+ * own keys (so holes and `undefined` properties count), and the same objects reached twice.
+ */
+function sameClone(
+  a: unknown,
+  b: unknown,
+  pairs = new Map<unknown, unknown>(),
+  reverse = new Map<unknown, unknown>(),
+): boolean {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) {
+    return Object.is(a, b);
+  }
+  if (pairs.has(a) || reverse.has(b)) {
+    return pairs.get(a) === b && reverse.get(b) === a;
+  }
+  pairs.set(a, b);
+  reverse.set(b, a);
+  const tag = Object.prototype.toString.call(a);
+  if (tag !== Object.prototype.toString.call(b)) {
+    return false;
+  }
+  if (tag === '[object Date]') {
+    return Object.is((a as Date).getTime(), (b as Date).getTime());
+  }
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  }
+  if (tag === '[object Map]') {
+    return sameClone([...(a as Map<unknown, unknown>)], [...(b as Map<unknown, unknown>)], pairs, reverse);
+  }
+  const keys = Object.keys(a);
+  const otherKeys = Object.keys(b);
+  if (
+    (Array.isArray(a) && (a as unknown[]).length !== (b as unknown[]).length) ||
+    keys.length !== otherKeys.length ||
+    keys.some((key, i) => key !== otherKeys[i])
+  ) {
+    return false;
+  }
+  return keys.every((key) =>
+    sameClone((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], pairs, reverse),
+  );
+}
+
+const values: [string, unknown, boolean][] = [
+  ['numbers, strings, booleans and null', [0, 1.5, -2, 'text', true, false, null], true],
+  ['plain objects and arrays, nested', { a: { b: [1, { c: 'd' }] }, e: [] }, true],
+  ['an object without a prototype', nullProto, true],
+  ['10,000 small objects', Array.from({ length: 10_000 }, (_, i) => ({ id: i, tags: ['a'] })), true],
+  ['-0', -0, false],
+  ['NaN', Number.NaN, false],
+  ['Infinity', Number.POSITIVE_INFINITY, false],
+  ['undefined', undefined, false],
+  ['undefined in an object', { a: undefined }, false],
+  ['a BigInt', 1n, false],
+  ['a Date', new Date(0), false],
+  ['a Map', new Map([[1, 2]]), false],
+  ['a typed array', new Uint8Array(2), false],
+  ['a class instance', new Point(1, 2), false],
+  ['an object reached twice', [shared, { again: shared }], false],
+  ['a cycle', cycle, false],
+  ['a sparse array', sparse, false],
+  ['an array with an extra property', withExtra, false],
+  ['a long string', 'x'.repeat(10_000), false],
+];
+
+describe('isJsonExact', () => {
+  test.each(values)('%s: %p', (_, value, exact) => {
+    expect(isJsonExact([value])).toBe(exact);
+  });
+
+  test.each(values.filter(([, , exact]) => exact))('%s: JSON gives what structured clone gives', (_, value) => {
+    expect(sameClone(JSON.parse(JSON.stringify([value])), structuredClone([value]))).toBe(true);
+  });
+
+  test.each(values.filter(([name, , exact]) => !exact && !/long string|class/.test(name)))(
+    '%s: JSON does not give what structured clone gives',
+    (_, value) => {
+      let viaJson: unknown;
+      try {
+        viaJson = JSON.parse(JSON.stringify([value]));
+      } catch {
+        return; // JSON refuses it outright (a BigInt, a cycle)
+      }
+      expect(sameClone(viaJson, structuredClone([value]))).toBe(false);
+    },
+  );
+
+  test('a property enumerable on Object.prototype is checked too, so it can only send a list the safe way', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = undefined;
+    try {
+      expect(isJsonExact([{ a: 1 }])).toBe(false);
+    } finally {
+      delete proto.polluted;
+    }
+    expect(isJsonExact([{ a: 1 }])).toBe(true);
+  });
+
+  test.each(values)('%s: comes back from pack() and unpack() as it went', (_, value) => {
+    const back = unpack(pack([value]));
+    expect(sameClone(back, structuredClone([value]))).toBe(true);
+    if (value === cycle) {
+      expect((back[0] as Record<string, unknown>).self).toBe(back[0]);
+    }
+    if (Array.isArray(value) && value[0] === shared) {
+      expect((back[0] as unknown[])[0]).toBe(((back[0] as unknown[])[1] as { again: unknown }).again);
+    }
+  });
+});
