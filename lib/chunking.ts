@@ -43,15 +43,21 @@ export function gatherChunks(
   };
 }
 
-/** The chunks' values, one after the other. */
+/** The chunks' values, one after the other (at most `chunksize` of each). */
 function flatten(chunks: unknown[][], chunksize: number): unknown[] {
   if (chunks.length === 1) {
     return chunks[0]!;
   }
-  const values: unknown[] = [];
+  let length = 0;
   for (const chunk of chunks) {
-    for (let i = 0; i < chunk.length && i < chunksize; i++) {
-      values.push(chunk[i]);
+    length += Math.min(chunk.length, chunksize);
+  }
+  const values = new Array<unknown>(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    const end = Math.min(chunk.length, chunksize);
+    for (let i = 0; i < end; i++) {
+      values[at++] = chunk[i];
     }
   }
   return values;

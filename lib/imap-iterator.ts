@@ -16,7 +16,7 @@ interface ChunkOutcome {
 
 export interface IMapHooks<Handle> {
   /** Queues one chunk; `done` is called once with its outcome. Returns a handle for `cancel`. */
-  submit(chunk: unknown[][], done: (values: unknown[], error?: Error) => void): Handle;
+  submit(chunk: unknown[], done: (values: unknown[], error?: Error) => void): Handle;
   /**
    * Ends chunks no one will read: queued ones are dropped; with an `error` (an abort),
    * running ones are stopped too, else they finish unread.
@@ -35,7 +35,6 @@ export class IMapIterator<R, Handle = object> implements AsyncIterableIterator<R
   readonly #ordered: boolean;
   readonly #chunksize: number;
   readonly #window: number;
-  readonly #toArgs: (item: unknown) => unknown[];
   readonly #hooks: IMapHooks<Handle>;
 
   /** Outcomes waiting to be read: by chunk index (ordered) or in arrival order. */
@@ -62,7 +61,6 @@ export class IMapIterator<R, Handle = object> implements AsyncIterableIterator<R
     ordered: boolean;
     chunksize: number;
     window: number;
-    toArgs: (item: unknown) => unknown[];
     hooks: IMapHooks<Handle>;
   }) {
     const { source } = options;
@@ -73,7 +71,6 @@ export class IMapIterator<R, Handle = object> implements AsyncIterableIterator<R
     this.#ordered = options.ordered;
     this.#chunksize = options.chunksize;
     this.#window = options.window;
-    this.#toArgs = options.toArgs;
     this.#hooks = options.hooks;
   }
 
@@ -144,7 +141,7 @@ export class IMapIterator<R, Handle = object> implements AsyncIterableIterator<R
           await room; // the pool's queue is at maxQueue: wait rather than fail
           continue;
         }
-        const chunk: unknown[][] = [];
+        const chunk: unknown[] = [];
         try {
           while (chunk.length < this.#chunksize) {
             const step = await this.#source.next();
@@ -155,7 +152,7 @@ export class IMapIterator<R, Handle = object> implements AsyncIterableIterator<R
               this.#endInput(undefined);
               break;
             }
-            chunk.push(this.#toArgs(step.value));
+            chunk.push(step.value);
           }
         } catch (error) {
           this.#endInput({ error }); // thrown after the items read before it
@@ -170,7 +167,7 @@ export class IMapIterator<R, Handle = object> implements AsyncIterableIterator<R
     }
   }
 
-  #submit(chunk: unknown[][]): void {
+  #submit(chunk: unknown[]): void {
     const index = this.#submitted++;
     const handle = this.#hooks.submit(chunk, (values, error) => {
       this.#unsettled.delete(handle);

@@ -137,9 +137,9 @@ function exactObject(value: object, level: number): boolean {
  * made itself and nothing else refers to (the list of a chunk's results: 1; a chunk's
  * list of argument lists, spread into each call: 2), which need no check for sharing.
  */
-export function pack(list: unknown[], ownedLevels = 1): Packed {
+export function pack(list: readonly unknown[], ownedLevels = 1): Packed {
   if (isJsonExact(list, ownedLevels)) {
-    return { plain: list };
+    return { plain: list as unknown[] };
   }
   const serializer = new DefaultSerializer();
   serializer.writeHeader();

@@ -47,11 +47,14 @@ export type ForkFn = (modulePath: string, args: readonly string[], options: Fork
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'stopping' | 'exited';
 
-/** One message's worth of work: a chunk of argument lists for one function. */
+/** One message's worth of work: a chunk of calls of one function. */
 export interface Task {
   readonly id: number;
   readonly fn: FnRecord;
-  readonly chunk: unknown[][];
+  /** One entry per call: its argument list, or with `single`, its one argument itself. */
+  readonly chunk: readonly unknown[];
+  /** Every call has one argument, and `chunk` holds those (`map`, `imap`). */
+  readonly single?: boolean;
   /** Milliseconds the chunk may run before its worker is stopped; `undefined`: no limit. */
   readonly timeout?: number | undefined;
   /** Called exactly once, by the manager, with the chunk's values or its error. */
@@ -170,20 +173,16 @@ export class PoolWorker {
   run(task: Task): void {
     const { fn, chunk } = task;
     const ref = fn.full.kind === 'source' && this.#knownFunctions.has(fn.full.id) ? fn.short : fn.full;
-    // `map` gives one argument per item: it travels alone, not wrapped in a list.
-    const single = chunk.every((args) => args.length === 1);
+    // Calls of one argument each (every `map`, most `apply`s): the arguments travel
+    // alone, not wrapped in lists.
+    const lone = task.single === true ? chunk : loneArguments(chunk as readonly unknown[][]);
     const message: TaskMessage = {
       type: 'task',
       id: task.id,
       fn: ref,
-      chunk: single
-        ? pack(
-            chunk.map((args) => args[0]),
-            1,
-          )
-        : pack(chunk, 2),
+      chunk: lone === undefined ? pack(chunk, 2) : pack(lone, 1),
     };
-    if (single) {
+    if (lone !== undefined) {
       message.single = true;
     }
     if (chunk.length >= bigChunk && this.#outbox !== undefined) {
@@ -295,4 +294,17 @@ export class PoolWorker {
     );
     this.state = 'exited';
   }
+}
+
+/** The one argument of each call, when every call has exactly one; else `undefined`. */
+function loneArguments(chunk: readonly unknown[][]): unknown[] | undefined {
+  const lone = new Array<unknown>(chunk.length);
+  for (let i = 0; i < chunk.length; i++) {
+    const args = chunk[i]!;
+    if (args.length !== 1) {
+      return undefined;
+    }
+    lone[i] = args[0];
+  }
+  return lone;
 }

@@ -199,7 +199,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     const limits = this.#callOptions(options, applyAsyncKeys);
     const record = this.#functions.resolve(fn);
     const result = new AsyncResult<TaskResult<M, F>>(options);
-    this.#submit(record, [[...argList]], 1, limits, (values, error) =>
+    this.#submit(record, [[...argList]], false, 1, limits, (values, error) =>
       settleAsyncResult(result, error ? { ok: false, error } : { ok: true, value: values[0] as TaskResult<M, F> }),
     );
     return result;
@@ -229,7 +229,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     iterable: AnyIterable<TaskItem<M, F>>,
     options: MapAsyncOptions<TaskResult<M, F>[]> = {},
   ): AsyncResult<TaskResult<M, F>[]> {
-    return this.#mapAsync(fn, iterable, options, (item) => [item]);
+    return this.#mapAsync(fn, iterable, options, undefined);
   }
 
   /**
@@ -400,11 +400,12 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     };
   }
 
+  /** `map` and `starmap`: `toArgs` gives each item's argument list (starmap); without it, each item is the one argument (map). */
   #mapAsync<R>(
     fn: unknown,
     iterable: unknown,
     options: MapAsyncOptions<R>,
-    toArgs: (item: unknown) => unknown[],
+    toArgs: ((item: unknown) => unknown[]) | undefined,
   ): AsyncResult<R> {
     this.#assertRunning();
     validateIterable(iterable);
@@ -415,8 +416,9 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     const settle: Settle = (values, error) =>
       settleAsyncResult(result, error ? { ok: false, error } : { ok: true, value: values as R });
     const submit = (items: unknown[]) => {
-      const argLists = items.map(toArgs);
-      this.#submit(record, argLists, chunksize ?? defaultChunksize(argLists.length, this.#processes), limits, settle);
+      const calls = toArgs === undefined ? items : items.map(toArgs);
+      const size = chunksize ?? defaultChunksize(calls.length, this.#processes);
+      this.#submit(record, calls, toArgs === undefined, size, limits, settle);
     };
     if (isAsyncIterable(iterable)) {
       // The call was accepted while running: a close() meanwhile must still let it run.
@@ -454,7 +456,6 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
       ordered,
       chunksize,
       window: this.#processes * imapWindowPerProcess,
-      toArgs: (item) => [item],
       hooks: {
         submit: (chunk, done) => {
           items += chunk.length;
@@ -462,6 +463,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
             id: manager.nextTaskId(),
             fn: record,
             chunk,
+            single: true,
             timeout: timeout === undefined ? undefined : timeout * chunk.length,
             settle: progress === undefined ? done : withProgress(progress, chunk.length, done),
           };
@@ -492,10 +494,11 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     return iterator.start();
   }
 
-  /** Submits the call's tasks; with a native `fn`, once it has been matched to an export. */
+  /** Submits the call's tasks (see submitCall); with a native `fn`, once it has been matched to an export. */
   #submit(
     record: FnRecord | Promise<FnRecord>,
-    argLists: unknown[][],
+    calls: readonly unknown[],
+    single: boolean,
     chunksize: number,
     limits: CallLimits,
     done: Settle,
@@ -504,12 +507,12 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
       const release = this.#manager.holdOpen();
       record
         .then(
-          (resolved) => submitCall(this.#manager, resolved, argLists, chunksize, limits, done),
+          (resolved) => submitCall(this.#manager, resolved, calls, single, chunksize, limits, done),
           (error: unknown) => done([], error as Error),
         )
         .finally(release);
     } else {
-      submitCall(this.#manager, record, argLists, chunksize, limits, done);
+      submitCall(this.#manager, record, calls, single, chunksize, limits, done);
     }
   }
 }

@@ -21,16 +21,21 @@ export interface CallLimits {
   progress?: ProgressReporter | undefined;
 }
 
+/**
+ * Submits the tasks of one call of `fn`, one per call in `calls`: each an argument list,
+ * or with `single` (`map`), the one argument itself.
+ */
 export function submitCall(
   manager: PoolManager,
   fn: FnRecord,
-  argLists: unknown[][],
+  calls: readonly unknown[],
+  single: boolean,
   chunksize: number,
   { timeout, signal, progress }: CallLimits,
   done: Settle,
 ): void {
   if (progress !== undefined) {
-    progress.total = argLists.length;
+    progress.total = calls.length;
     const finish = done;
     done = (values, error) => {
       progress.finish();
@@ -41,12 +46,12 @@ export function submitCall(
     done([], new AbortError(signal.reason));
     return;
   }
-  if (argLists.length === 0) {
+  if (calls.length === 0) {
     done([]);
     return;
   }
-  // One chunk (every apply): the argument lists as they are, and nothing to gather.
-  const chunks = argLists.length <= chunksize ? [argLists] : toChunks(argLists, chunksize);
+  // One chunk (every apply): the calls as they are, and nothing to gather.
+  const chunks = calls.length <= chunksize ? [calls] : toChunks(calls, chunksize);
   let stopListening: (() => void) | undefined;
   const finish: Settle =
     signal === undefined
@@ -60,6 +65,7 @@ export function submitCall(
     id: manager.nextTaskId(),
     fn,
     chunk,
+    single,
     timeout: timeout === undefined ? undefined : timeout * chunk.length,
     settle: progress === undefined ? gather(index) : withProgress(progress, chunk.length, gather(index)),
   }));

@@ -14,6 +14,7 @@ import {
 } from '../../lib/index.js';
 import { kFork } from '../../lib/pool.js';
 import type { PoolOptions } from '../../lib/options.js';
+import { unpack } from '../../lib/payload.js';
 import { argLists, fakeFork, flush, frameBytes, type FakeChild } from '../helpers/fake-fork.js';
 
 function makePool(options: PoolOptions = {}) {
@@ -199,6 +200,46 @@ describe('chunking and ordering', () => {
     ]);
     await expect(pool.map('f', [1], { chunksize: 0 })).rejects.toThrow(RangeError);
     expect(() => pool.imap('f', [1], { chunksize: 1.5 })).toThrow(TypeError);
+    void pool.terminate();
+  });
+
+  test('calls of one argument each send the arguments themselves; calls of other arities send argument lists', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const answerAll = () => {
+      for (const task of child.sentOf('task')) {
+        child.answer(task.id, (args) => args.length);
+      }
+    };
+    const calls = [
+      pool.map('f', [[1], 2], { chunksize: 2 }),
+      pool.starmap('f', [[3], [4]], { chunksize: 2 }),
+      pool.starmap('f', [[5, 6], [7]], { chunksize: 2 }),
+      pool.apply('f', [8]),
+      pool.apply('f', []),
+    ];
+    const imap = (async () => {
+      const values: unknown[] = [];
+      for await (const value of pool.imap('f', [9, 10], { chunksize: 2 })) {
+        values.push(value);
+      }
+      return values;
+    })();
+    for (let sent = 0; sent < 6; sent = child.sentOf('task').length) {
+      answerAll();
+      await flush();
+    }
+    answerAll();
+    await expect(Promise.all([...calls, imap])).resolves.toEqual([[1, 1], [1, 1], [2, 1], 1, 0, [1, 1]]);
+    const wire = child.sentOf('task').map((task) => ({ single: task.single ?? false, chunk: unpack(task.chunk) }));
+    expect(wire).toEqual([
+      { single: true, chunk: [[1], 2] }, // map: each item is the argument, an array too
+      { single: true, chunk: [3, 4] },
+      { single: false, chunk: [[5, 6], [7]] },
+      { single: true, chunk: [8] },
+      { single: false, chunk: [[]] },
+      { single: true, chunk: [9, 10] },
+    ]);
     void pool.terminate();
   });
 
