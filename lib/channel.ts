@@ -12,9 +12,11 @@
  *
  * A frame is one line of text, `[binaryLength]JSON\n`, then `binaryLength` bytes when the
  * length is there. The JSON is the array of the frame's messages (JSON never holds a raw
- * newline, so the line ends where the JSON does). A property of a message that V8
- * serialized (`{ encoded: bytes }`, see `Packed` in lib/payload.ts) travels in the binary
- * part, its place in the JSON holding `{ "encoded": [offset, length] }` into that part.
+ * newline, so the line ends where the JSON does). A property of a message packed as bytes
+ * (`{ encoded: bytes }`, V8-serialized, or `{ numbers: bytes }`, float64s; see `Packed` in
+ * lib/payload.ts) travels in the binary part, its place in the JSON holding
+ * `{ "encoded": [offset, length] }` (or `"numbers"`) into that part. A message has at most
+ * one such property.
  */
 /** The worker's end of the channel. */
 export const workerChannelFd = 4;
@@ -26,6 +28,27 @@ export class FrameError extends Error {
 
 const newline = 0x0a;
 
+/** The kinds of bytes a message's property can carry in the binary part. */
+type BinaryKind = 'encoded' | 'numbers';
+
+/** A binary part's length must be a multiple of this, by kind. */
+const unitOf: Record<BinaryKind, number> = { encoded: 1, numbers: Float64Array.BYTES_PER_ELEMENT };
+
+/** The kind of `value`, if it is `{ encoded: … }` or `{ numbers: … }` whose part passes `is`. */
+function binaryKind(value: unknown, is: (part: unknown) => boolean): BinaryKind | undefined {
+  if (typeof value !== 'object' || value === null) {
+    return undefined;
+  }
+  if (is((value as { encoded?: unknown }).encoded)) {
+    return 'encoded';
+  }
+  return is((value as { numbers?: unknown }).numbers) ? 'numbers' : undefined;
+}
+
+const isBytes = (part: unknown): boolean => part instanceof Uint8Array;
+const isPlace = (part: unknown): boolean =>
+  Array.isArray(part) && typeof part[0] === 'number' && typeof part[1] === 'number';
+
 /**
  * The frame for `messages`: its line of text, then its binary parts, if any (left as
  * they are rather than copied, for a writer to write one after the other).
@@ -35,32 +58,25 @@ export function encodeFrame(messages: readonly object[]): [string, ...Uint8Array
   let binaryLength = 0;
   let list = messages;
   for (let i = 0; i < messages.length; i++) {
-    const message = messages[i]!;
-    const key = encodedKey(message);
-    if (key !== undefined) {
-      const blob = (message as Record<string, { encoded: Uint8Array }>)[key]!.encoded;
+    const message = messages[i] as Record<string, unknown>;
+    for (const key in message) {
+      const kind = binaryKind(message[key], isBytes);
+      if (kind === undefined) {
+        continue;
+      }
+      const blob = (message[key] as Record<BinaryKind, Uint8Array>)[kind];
       if (blobs === undefined) {
         blobs = [];
         list = messages.slice();
       }
-      (list as object[])[i] = { ...message, [key]: { encoded: [binaryLength, blob.byteLength] } };
+      (list as object[])[i] = { ...message, [key]: { [kind]: [binaryLength, blob.byteLength] } };
       blobs.push(blob);
       binaryLength += blob.byteLength;
+      break;
     }
   }
   const json = JSON.stringify(list);
   return blobs === undefined ? [`${json}\n`] : [`${binaryLength}${json}\n`, ...blobs];
-}
-
-/** The key of the message's V8-serialized property, if it has one. */
-function encodedKey(message: object): string | undefined {
-  for (const key in message) {
-    const value = (message as Record<string, unknown>)[key];
-    if (typeof value === 'object' && value !== null && (value as { encoded?: unknown }).encoded instanceof Uint8Array) {
-      return key;
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -158,14 +174,17 @@ function placeBinary(message: unknown, binary: Buffer): void {
     return;
   }
   for (const key in message) {
-    const value = (message as Record<string, unknown>)[key] as { encoded?: unknown } | null;
-    const place = typeof value === 'object' && value !== null ? value.encoded : undefined;
-    if (Array.isArray(place) && typeof place[0] === 'number' && typeof place[1] === 'number') {
-      const [start, length] = place as [number, number];
+    const value = (message as Record<string, unknown>)[key];
+    const kind = binaryKind(value, isPlace);
+    if (kind !== undefined) {
+      const [start, length] = (value as Record<BinaryKind, [number, number]>)[kind];
       if (start < 0 || length < 0 || start + length > binary.length) {
         throw new FrameError('a binary part lies outside its frame');
       }
-      (message as Record<string, unknown>)[key] = { encoded: binary.subarray(start, start + length) };
+      if (length % unitOf[kind] !== 0) {
+        throw new FrameError(`a binary part of ${kind} is ${length} bytes long, not a multiple of ${unitOf[kind]}`);
+      }
+      (message as Record<string, unknown>)[key] = { [kind]: binary.subarray(start, start + length) };
       return;
     }
   }

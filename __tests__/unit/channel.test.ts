@@ -31,6 +31,7 @@ const frames = [
     { type: 'result', id: 2, values: pack(['line\nbreak', 'ünïcødé ✓']) },
     { type: 'result', id: 3, values: pack([big, undefined]) },
     { type: 'result', id: 4, values: pack([new Map([[1, 2n]])]) },
+    { type: 'result', id: 5, values: pack([-0, ...Array.from({ length: 99 }, (_, i) => i / 3)]) },
   ],
   [{ type: 'ready' }],
 ];
@@ -41,26 +42,28 @@ describe('frames', () => {
     expect(encodeFrame(frames[0]!)).toEqual(['[{"type":"task","id":1,"chunk":{"plain":[[1]]}}]\n']);
     const [line, ...binary] = encodeFrame(frames[1]!);
     expect(line).toMatch(/^\d+\[/);
-    expect(binary).toHaveLength(2);
+    expect(binary).toHaveLength(3);
   });
 
   test.each([1, 7, 4096, 65_536, allBytes.length])(
     'cut into chunks of %i bytes, every message arrives once, in order, intact',
     (size) => {
       const { messages, frameEnds } = read(allBytes, size);
-      expect(frameEnds).toEqual([1, 4, 5]);
+      expect(frameEnds).toEqual([1, 5, 6]);
       expect(messages.map((message) => (message as { type: string }).type)).toEqual([
         'task',
         'result',
         'result',
         'result',
+        'result',
         'ready',
       ]);
-      const values = messages.slice(1, 4).map((message) => unpack((message as { values: Packed }).values));
+      const values = messages.slice(1, 5).map((message) => unpack((message as { values: Packed }).values));
       expect(values[0]).toEqual(['line\nbreak', 'ünïcødé ✓']);
       expect(Buffer.compare(values[1]![0] as Buffer, big)).toBe(0);
       expect(values[1]![1]).toBeUndefined();
       expect(values[2]).toEqual([new Map([[1, 2n]])]);
+      expect(values[3]).toEqual([-0, ...Array.from({ length: 99 }, (_, i) => i / 3)]);
     },
   );
 
@@ -100,6 +103,7 @@ describe('frames', () => {
     ['a line of JSON that is not one frame', '[{"type":"ready"}],[{"type":"ready"}]\n'],
     ['JSON that is not a list of messages', '{"type":"ready"}\n'],
     ['a binary part that points outside the frame', '2[{"type":"result","id":1,"values":{"encoded":[0,9]}}]\nxx'],
+    ['numbers that are not whole float64s', '9[{"type":"result","id":1,"values":{"numbers":[0,9]}}]\n123456789'],
   ])('%s is refused', (_, text) => {
     const reader = new FrameReader(() => {});
     expect(() => reader.push(Buffer.from(text))).toThrow(FrameError);

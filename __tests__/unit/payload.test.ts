@@ -119,6 +119,29 @@ describe('isJsonExact', () => {
     expect(isJsonExact([{ a: 1 }])).toBe(true);
   });
 
+  test('a list of 16 numbers or more travels as float64s, every number exact, -0, NaN and the infinities too', () => {
+    const numbers = [0, -0, 1, -1.5, 2 ** 53, Number.MIN_VALUE, Number.MAX_VALUE, Number.NaN, Infinity, -Infinity];
+    const list = Array.from({ length: 32 }, (_, i) => numbers[i % numbers.length]!);
+    const packed = pack(list);
+    expect(Object.keys(packed)).toEqual(['numbers']);
+    expect(unpack(packed)).toEqual(list); // Object.is for each number: -0 is not 0 here
+    expect(Object.is(unpack(packed)[1], -0)).toBe(true);
+    // Received bytes may sit at any offset of their buffer.
+    const { numbers: bytes } = packed as { numbers: Uint8Array };
+    const unaligned = Buffer.concat([Buffer.alloc(3), bytes]).subarray(3);
+    expect(unpack({ numbers: unaligned })).toEqual(list);
+  });
+
+  test('shorter lists of numbers, and lists of numbers and anything else, take the other routes', () => {
+    expect(Object.keys(pack([1, 2, 3]))).toEqual(['plain']);
+    expect(Object.keys(pack([...Array.from({ length: 20 }, (_, i) => i), 'x']))).toEqual(['plain']);
+    expect(Object.keys(pack([...Array.from({ length: 20 }, (_, i) => i), undefined]))).toEqual(['encoded']);
+    const holey = Array.from({ length: 20 }, (_, i) => i);
+    delete holey[5];
+    expect(Object.keys(pack(holey))).toEqual(['encoded']);
+    expect(5 in unpack(pack(holey))).toBe(false);
+  });
+
   test.each(values)('%s: comes back from pack() and unpack() as it went', (_, value) => {
     const back = unpack(pack([value]));
     expect(sameClone(back, structuredClone([value]))).toBe(true);
