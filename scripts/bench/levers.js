@@ -3,13 +3,14 @@
  * builds of the library at given commits, interleaved, and printed as a Markdown table of
  * medians (min–max).
  *
- *   node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] name=commit[:file:from:to] …
+ *   node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] [--n N] name=commit[:file:from:to] …
  *
  * Each `name=commit` is built in a git worktree under the system's temp directory (with
  * this checkout's node_modules, and this checkout's scripts/bench, so that every build is
  * measured by the same code). `:file:from:to` replaces the text `from` with `to` in `file`
  * before the build, to switch one lever off at that commit. Each (build, workload) runs in
- * a fresh process; the order of the builds rotates with the repetition.
+ * a fresh process; the order of the builds rotates with the repetition. `--n N` passes the
+ * size to case.js (the number of items or calls), for every workload.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -19,17 +20,21 @@ import { fileURLToPath } from 'node:url';
 import { median } from './measure.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const usage = 'Usage: node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] name=commit[:file:from:to] …';
+const usage =
+  'Usage: node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] [--n N] name=commit[:file:from:to] …';
 
 const args = process.argv.slice(2);
 let reps = 3;
 let workloads = ['tiny-apply-async', 'tiny-map', 'tiny-imap', 'tiny-apply', 'payload-objects', 'startup'];
+let size;
 const builds = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--reps') {
     reps = Number(args[++i]);
   } else if (args[i] === '--workloads') {
     workloads = args[++i].split(',');
+  } else if (args[i] === '--n') {
+    size = args[++i];
   } else {
     const match = /^([\w-]+)=([^:]+)(?::([^:]+):([^:]+):(.*))?$/.exec(args[i]);
     if (!match) {
@@ -72,7 +77,8 @@ try {
     for (const workload of workloads) {
       for (let k = 0; k < builds.length; k++) {
         const build = builds[(k + rep) % builds.length];
-        const run = spawnSync(process.execPath, [path.join(build.dir, 'scripts/bench/case.js'), 'forkpool', workload], {
+        const caseArgs = [path.join(build.dir, 'scripts/bench/case.js'), 'forkpool', workload];
+        const run = spawnSync(process.execPath, size === undefined ? caseArgs : [...caseArgs, '--n', size], {
           encoding: 'utf8',
         });
         let line;
