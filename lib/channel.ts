@@ -79,6 +79,33 @@ export function encodeFrame(messages: readonly object[]): [string, ...Uint8Array
   return blobs === undefined ? [`${json}\n`] : [`${binaryLength}${json}\n`, ...blobs];
 }
 
+/** What a frame is written to: one end of the channel, a socket. */
+export interface FrameSink {
+  write(data: string | Uint8Array, written?: (error?: Error | null) => void): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * Writes the frame of `messages` to `sink`, in one go (corked when it has binary parts).
+ * `written` is called once its last part is written, or has failed to be.
+ */
+export function writeFrame(
+  sink: FrameSink,
+  messages: readonly object[],
+  written?: (error?: Error | null) => void,
+): void {
+  const [line, ...binary] = encodeFrame(messages);
+  if (binary.length === 0) {
+    sink.write(line, written);
+    return;
+  }
+  sink.cork();
+  sink.write(line);
+  binary.forEach((part, i) => sink.write(part, i === binary.length - 1 ? written : undefined));
+  sink.uncork();
+}
+
 /**
  * Reassembles frames from the chunks a socket delivers, in any sizes, and hands each
  * message of each frame to `onMessage`, then calls `onFrameEnd`. What spans chunks is

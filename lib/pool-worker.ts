@@ -11,7 +11,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
-import { FrameError, FrameReader, encodeFrame, workerChannelFd } from './channel.js';
+import { FrameError, FrameReader, writeFrame, workerChannelFd, type FrameSink } from './channel.js';
 import { isFromWorker, type FromWorker, type InitMessage, type TaskMessage, type ToWorker } from './messages.js';
 import { pack } from './payload.js';
 import type { FnRecord } from './task-functions.js';
@@ -19,10 +19,7 @@ import type { WorkerExitInfo } from './errors.js';
 import type { ExitReason } from './pool-stats.js';
 
 /** The pool's end of a worker's data channel (`lib/channel.ts`): a socket. Emits `'data'`, `'close'`, `'error'`. */
-export interface ChannelLike extends EventEmitter {
-  write(data: string | Uint8Array): boolean;
-  cork(): void;
-  uncork(): void;
+export interface ChannelLike extends EventEmitter, FrameSink {
   ref(): void;
   unref(): void;
 }
@@ -256,21 +253,9 @@ export class PoolWorker {
   }
 
   #write(messages: ToWorker[]): void {
-    const channel = this.#channel;
-    if (channel === undefined) {
-      return;
-    }
     // A failed write (EPIPE: the worker is dying) is followed by 'close' and 'exit'.
-    const [line, ...binary] = encodeFrame(messages);
-    if (binary.length === 0) {
-      channel.write(line);
-    } else {
-      channel.cork();
-      channel.write(line);
-      for (const part of binary) {
-        channel.write(part);
-      }
-      channel.uncork();
+    if (this.#channel !== undefined) {
+      writeFrame(this.#channel, messages);
     }
   }
 

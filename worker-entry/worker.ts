@@ -16,7 +16,7 @@ import { inspect } from 'node:util';
 import { isCloneable, toErrorObject } from './error-object.js';
 import { compileSource } from '../lib/compile-source.js';
 import { currentProcess, setWorkerIdentity } from '../lib/current-process.js';
-import { FrameReader, encodeFrame, workerChannelFd } from '../lib/channel.js';
+import { FrameReader, encodeFrame, writeFrame, workerChannelFd } from '../lib/channel.js';
 import { pack, unpack } from '../lib/payload.js';
 import {
   assertNever,
@@ -82,22 +82,16 @@ process.on('uncaughtException', (error, origin) => {
  * a failed write means the parent is gone, and its 'disconnect' ends this process.
  */
 function send(message: FromWorker, then?: () => void): void {
-  const [line, ...binary] = encodeFrame([message]);
-  const written =
+  writeFrame(
+    channel,
+    [message],
     then &&
-    ((error?: Error | null): void => {
-      if (error == null) {
-        then();
-      }
-    });
-  if (binary.length === 0) {
-    channel.write(line, written);
-  } else {
-    channel.cork();
-    channel.write(line);
-    binary.forEach((part, i) => channel.write(part, i === binary.length - 1 ? written : undefined));
-    channel.uncork();
-  }
+      ((error) => {
+        if (error == null) {
+          then();
+        }
+      }),
+  );
 }
 
 // About to die (an uncaught error, process.exit() from task code): say which task was
