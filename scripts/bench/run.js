@@ -842,6 +842,8 @@ lines.push(
   'included, warms up the same way: each throughput workload runs once untimed, then 5 timed',
   'passes whose median is its figure, and round trips come after 2,000 warm-up calls, so that the',
   'figures are the steady state of a long-running process rather than mostly its JIT warm-up.',
+  'The list `map` and `imap` are given is made once, in the untimed pass, as CPython is handed a',
+  '`range`: making it is the caller’s work, not the pool’s.',
   '',
   'The raw baseline is two children forked with `child_process.fork`',
   '(scripts/bench/raw-echo-child.js) that answer each `{ id, value }` with',
