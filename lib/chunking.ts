@@ -43,14 +43,26 @@ export function gatherChunks(
   };
 }
 
+/**
+ * Chunks up to which `flatten` hands them all to one `concat` (the default chunksize makes
+ * four per worker), whose copying is native and fast from the first call, as a loop of our
+ * own is not until the JIT has compiled it; more would make too long an argument list.
+ */
+const maxConcatChunks = 1024;
+
 /** The chunks' values, one after the other (at most `chunksize` of each). */
 function flatten(chunks: unknown[][], chunksize: number): unknown[] {
   if (chunks.length === 1) {
     return chunks[0]!;
   }
   let length = 0;
+  let whole = true;
   for (const chunk of chunks) {
     length += Math.min(chunk.length, chunksize);
+    whole &&= chunk.length <= chunksize;
+  }
+  if (whole && chunks.length <= maxConcatChunks) {
+    return ([] as unknown[]).concat(...chunks);
   }
   const values = new Array<unknown>(length);
   let at = 0;

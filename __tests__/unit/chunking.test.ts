@@ -36,6 +36,19 @@ describe('chunking', () => {
     expect(done).toHaveBeenCalledWith([1, 2, 3], undefined);
   });
 
+  test('thousands of chunks (more than one concat takes) come together in order too', () => {
+    const done = jest.fn<(values: unknown[], error?: Error) => void>();
+    const count = 5000;
+    const gather = gatherChunks(count, 1, done);
+    for (let i = count - 1; i >= 0; i--) {
+      gather(i)([i]);
+    }
+    expect(done).toHaveBeenCalledWith(
+      Array.from({ length: count }, (_, i) => i),
+      undefined,
+    );
+  });
+
   test('it settles only once every chunk has, with the first error to arrive', () => {
     const done = jest.fn<(values: unknown[], error?: Error) => void>();
     const gather = gatherChunks(3, 1, done);
