@@ -438,10 +438,66 @@ function commandOf({ library, workload }) {
   return [process.execPath, [caseScript, library, workload]];
 }
 
-function runCase(c) {
+/** How long the processes a case leaves behind may take to exit before they are killed. */
+const leftoverGraceMs = 10_000;
+/** The process group of the case running now, if any (each case leads one of its own). */
+let runningGroup;
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killGroup(runningGroup);
+    process.exit(130);
+  });
+}
+
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: no process is left in the group
+  }
+}
+
+function killGroup(pgid) {
+  try {
+    if (pgid !== undefined) {
+      process.kill(-pgid, 'SIGKILL');
+    }
+  } catch {
+    // already empty
+  }
+}
+
+/**
+ * Waits until every process of a finished case's group has exited (a library whose
+ * terminate does not wait for its workers leaves them exiting), so that no case runs
+ * beside the last one's leftovers; kills what is still there after `leftoverGraceMs`.
+ */
+async function quietAfter(pgid) {
+  const deadline = performance.now() + leftoverGraceMs;
+  while (groupAlive(pgid)) {
+    if (performance.now() > deadline) {
+      process.stderr.write(`(killing what case ${pgid} left running) `);
+      killGroup(pgid);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function runCase(c) {
+  const result = await runCaseProcess(c);
+  await quietAfter(runningGroup);
+  runningGroup = undefined;
+  return result;
+}
+
+function runCaseProcess(c) {
   const [file, argv] = commandOf(c);
   return new Promise((resolve) => {
-    execFile(file, argv, { cwd: repoRoot, timeout: 300_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+    const options = { cwd: repoRoot, timeout: 300_000, maxBuffer: 16 << 20, detached: true };
+    const child = execFile(file, argv, options, (error, stdout, stderr) => {
       const line = stdout.trim().split('\n').at(-1) ?? '';
       let result;
       try {
@@ -457,6 +513,7 @@ function runCase(c) {
         resolve(result);
       }
     });
+    runningGroup = child.pid;
   });
 }
 
