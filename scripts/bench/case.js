@@ -39,14 +39,14 @@ const echoChild = fileURLToPath(new URL('./raw-echo-child.js', import.meta.url))
 const idleWarmUpRounds = 10;
 
 /**
- * Default sizes: 20k tiny tasks, 2,000 round trips (after 2,000 warm-up calls), each throughput workload 5 timed passes after an untimed one, 5 pool
+ * Default sizes: 20k tiny tasks, 2,000 round trips (after 2,000 warm-up calls), each throughput workload 5 timed passes after an untimed one, 9 pool
  * lifetimes, 200 CPU tasks, 50 payload round trips (after 5 warm-up), 200 tasks of one
  * child each, a million `imap` items.
  */
 const defaultN = {
   'tiny-apply': 2_000,
   'round-trip': 2_000,
-  startup: 5,
+  startup: 9,
   cpu: 200,
   'payload-buffer': 50,
   'payload-string': 50,

@@ -243,7 +243,7 @@ const workloads = {
   'payload-objects': payloadCase('objects'),
 };
 
-const defaultN = { 'tiny-apply': 2_000, startup: 5, cpu: 200 };
+const defaultN = { 'tiny-apply': 2_000, startup: 9, cpu: 200 };
 const defaultNOf = (workload) => defaultN[workload] ?? (workload.startsWith('payload-') ? 50 : 20_000);
 
 // ── command line ────────────────────────────────────────────────────────────────────────

@@ -21,7 +21,7 @@ from multiprocessing import Pool
 PROCESSES = 2
 DEFAULT_N = {
     "tiny-apply": 2_000,
-    "startup": 5,
+    "startup": 9,
     "cpu": 200,
     "payload-buffer": 50,
     "payload-string": 50,

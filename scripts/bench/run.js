@@ -326,7 +326,7 @@ const workloads = [
   })),
   {
     id: 'startup',
-    title: 'Create pool → first result → terminate (median of 5 lifetimes per process)',
+    title: 'Create pool → first result → terminate (median of 9 lifetimes per process)',
     unit: 'ms',
     rows: [
       kase(FORKPOOL, 'startup'),
