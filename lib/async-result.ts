@@ -23,6 +23,7 @@ export interface ResultCallbacks<R> {
 }
 
 const ignore = (): void => {};
+const noCallbacks: ResultCallbacks<unknown> = Object.freeze({});
 
 type Outcome<R> = { ok: true; value: R } | { ok: false; error: Error };
 
@@ -49,7 +50,7 @@ export class AsyncResult<R> {
   }
 
   /** @internal Created by the pool. */
-  constructor(callbacks: ResultCallbacks<R> = {}) {
+  constructor(callbacks: ResultCallbacks<R> = noCallbacks) {
     this.#callbacks = callbacks as ResultCallbacks<never>;
   }
 

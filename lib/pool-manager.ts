@@ -411,20 +411,26 @@ export class PoolManager implements WorkerListener {
     failure: TaskFailure | undefined,
     rss: number | undefined,
   ): void {
-    const at = worker.inFlight.findIndex((task) => task.id === id);
-    if (at === -1) {
-      return; // not a task of this worker: ignore rather than trust it
-    }
-    const task = worker.inFlight.splice(at, 1)[0]!;
-    if (at === 0) {
+    const { inFlight } = worker;
+    let task: Task;
+    if (inFlight[0]?.id === id) {
+      // The running task: answers come in the order the tasks were sent.
+      task = inFlight.shift()!;
+      const now = performance.now();
       if (task.startedAt !== undefined) {
-        const took = performance.now() - task.startedAt;
+        const took = now - task.startedAt;
         this.#serviceMs = this.#serviceMs === undefined ? took : this.#serviceMs + (took - this.#serviceMs) / 8;
       }
-      const next = worker.inFlight[0];
+      const next = inFlight[0];
       if (next !== undefined) {
-        this.#started(next, worker);
+        this.#started(next, worker, now);
       }
+    } else {
+      const at = inFlight.findIndex((sent) => sent.id === id);
+      if (at === -1) {
+        return; // not a task of this worker: ignore rather than trust it
+      }
+      task = inFlight.splice(at, 1)[0]!;
     }
     this.#settle(task, values, failure && toError(failure));
     const { maxMemoryPerChild } = this.#options;
@@ -515,8 +521,8 @@ export class PoolManager implements WorkerListener {
   }
 
   /** A task starts to run on `worker` (the tasks sent there before it are answered): its time counts from now. */
-  #started(task: Task, worker: PoolWorker): void {
-    task.startedAt = performance.now();
+  #started(task: Task, worker: PoolWorker, now = performance.now()): void {
+    task.startedAt = now;
     if (task.timeout !== undefined && !task.settled) {
       const { timeout } = task;
       task.timer = setTimeout(

@@ -67,6 +67,32 @@ export interface Task {
   settled?: boolean;
 }
 
+/**
+ * A new task, its bookkeeping fields there from the start (so that every task has one
+ * shape, and filling them in later adds no properties).
+ */
+export function newTask(
+  id: number,
+  fn: FnRecord,
+  chunk: readonly unknown[],
+  single: boolean,
+  timeout: number | undefined,
+  settle: Task['settle'],
+): Task {
+  return {
+    id,
+    fn,
+    chunk,
+    single,
+    timeout,
+    settle,
+    worker: undefined,
+    startedAt: undefined,
+    timer: undefined,
+    settled: false,
+  };
+}
+
 /** What a worker reports to its manager. */
 export interface WorkerListener {
   onMessage(worker: PoolWorker, message: FromWorker): void;
@@ -173,15 +199,10 @@ export class PoolWorker {
     // Calls of one argument each (every `map`, most `apply`s): the arguments travel
     // alone, not wrapped in lists.
     const lone = task.single === true ? chunk : loneArguments(chunk as readonly unknown[][]);
-    const message: TaskMessage = {
-      type: 'task',
-      id: task.id,
-      fn: ref,
-      chunk: lone === undefined ? pack(chunk, 2) : pack(lone, 1),
-    };
-    if (lone !== undefined) {
-      message.single = true;
-    }
+    const message: TaskMessage =
+      lone === undefined
+        ? { type: 'task', id: task.id, fn: ref, chunk: pack(chunk, 2) }
+        : { type: 'task', id: task.id, fn: ref, chunk: pack(lone, 1), single: true };
     if (chunk.length >= bigChunk && this.#outbox !== undefined) {
       this.uncork();
       this.#send(message);

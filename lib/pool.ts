@@ -15,7 +15,7 @@ import { describeValue, resolveOptions, validateTaskTimeout, type PoolOptions } 
 import { PoolManager, type PoolState, type WorkerExitEvent, type WorkerStartEvent } from './pool-manager.js';
 import type { PoolStats } from './pool-stats.js';
 import { ProgressReporter, type Progress } from './progress.js';
-import type { ForkFn, Task } from './pool-worker.js';
+import { newTask, type ForkFn, type Task } from './pool-worker.js';
 import { submitCall, withProgress, type CallLimits, type Settle } from './submit-call.js';
 import { TaskFunctions, type FnRecord } from './task-functions.js';
 import type { AnyIterable, AnyTaskModule, TaskArgs, TaskFn, TaskItem, TaskResult } from './types.js';
@@ -103,6 +103,8 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
   readonly #functions: TaskFunctions;
   readonly #processes: number;
   readonly #timeout: number | undefined;
+  /** The limits of a call without options (shared: nothing changes a `CallLimits`). */
+  readonly #defaultLimits: Readonly<CallLimits>;
   readonly #imaps = new Set<IMapIterator<unknown, Task>>();
 
   /**
@@ -122,6 +124,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     const resolved = resolveOptions(options);
     this.#processes = resolved.processes;
     this.#timeout = resolved.timeout;
+    this.#defaultLimits = Object.freeze({ timeout: resolved.timeout, signal: undefined });
     this.#functions = new TaskFunctions(resolved.moduleUrl);
     let initializer: FnRecord | null = null;
     if (resolved.initializer !== undefined) {
@@ -189,7 +192,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
   applyAsync<F extends TaskFn<M>>(
     fn: F,
     args?: TaskArgs<M, F>,
-    options: ApplyAsyncOptions<TaskResult<M, F>> = {},
+    options?: ApplyAsyncOptions<TaskResult<M, F>>,
   ): AsyncResult<TaskResult<M, F>> {
     this.#assertRunning();
     const argList = args ?? [];
@@ -380,7 +383,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     known: ReadonlySet<string>,
   ): CallLimits {
     if (options === undefined) {
-      return { timeout: this.#timeout, signal: undefined };
+      return this.#defaultLimits;
     }
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`Expected an options object, got ${describeValue(options)}`);
@@ -459,14 +462,14 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
       hooks: {
         submit: (chunk, done) => {
           items += chunk.length;
-          const task: Task = {
-            id: manager.nextTaskId(),
-            fn: record,
+          const task = newTask(
+            manager.nextTaskId(),
+            record,
             chunk,
-            single: true,
-            timeout: timeout === undefined ? undefined : timeout * chunk.length,
-            settle: progress === undefined ? done : withProgress(progress, chunk.length, done),
-          };
+            true,
+            timeout === undefined ? undefined : timeout * chunk.length,
+            progress === undefined ? done : withProgress(progress, chunk.length, done),
+          );
           manager.submit([task]);
           return task;
         },

@@ -7,7 +7,7 @@ import { onAbort } from './abort-listeners.js';
 import { gatherChunks, toChunks } from './chunking.js';
 import { AbortError } from './errors.js';
 import type { PoolManager } from './pool-manager.js';
-import type { Task } from './pool-worker.js';
+import { newTask, type Task } from './pool-worker.js';
 import type { ProgressReporter } from './progress.js';
 import type { FnRecord } from './task-functions.js';
 
@@ -60,15 +60,18 @@ export function submitCall(
           stopListening?.();
           done(values, error);
         };
-  const gather = chunks.length === 1 ? () => finish : gatherChunks(chunks.length, chunksize, finish);
-  const tasks: Task[] = chunks.map((chunk, index) => ({
-    id: manager.nextTaskId(),
-    fn,
-    chunk,
-    single,
-    timeout: timeout === undefined ? undefined : timeout * chunk.length,
-    settle: progress === undefined ? gather(index) : withProgress(progress, chunk.length, gather(index)),
-  }));
+  const gather = chunks.length === 1 ? undefined : gatherChunks(chunks.length, chunksize, finish);
+  const tasks: Task[] = chunks.map((chunk, index) => {
+    const settle = gather === undefined ? finish : gather(index);
+    return newTask(
+      manager.nextTaskId(),
+      fn,
+      chunk,
+      single,
+      timeout === undefined ? undefined : timeout * chunk.length,
+      progress === undefined ? settle : withProgress(progress, chunk.length, settle),
+    );
+  });
   if (signal !== undefined) {
     stopListening = onAbort(signal, () => manager.cancel(new Set(tasks), new AbortError(signal.reason)));
   }
