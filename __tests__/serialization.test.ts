@@ -122,6 +122,22 @@ describe('structured clone round trip (argument to the worker and back)', () => 
     });
   });
 
+  test('tasks sent together, of two functions, with values sent as bytes among JSON ones, each come back in place', async () => {
+    await withPool(async (pool) => {
+      await pool.apply('double', [0]); // from now on the pool sends a worker several tasks at once
+      const values = Array.from({ length: 600 }, (_, i) =>
+        i % 7 === 0 ? Buffer.from(String(i)) : i % 11 === 0 ? undefined : i,
+      );
+      const numbers = Array.from({ length: 600 }, (_, i) => i);
+      const [echoed, doubled] = await Promise.all([
+        pool.map('echo', values, { chunksize: 1 }),
+        pool.map('double', numbers, { chunksize: 1 }),
+      ]);
+      expect(echoed).toStrictEqual(values);
+      expect(doubled).toEqual(numbers.map((n) => n * 2));
+    });
+  });
+
   test('a Buffer comes back as a Buffer', async () => {
     await withPool(async (pool) => {
       const result = (await pool.apply('echo', [Buffer.from('héllo')])) as Buffer;

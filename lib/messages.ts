@@ -9,6 +9,8 @@
  * | FromWorker| `init-failed` | import or initializer threw; the worker then exits        |
  * | ToWorker  | `task`        | run `fn` over each argument list of `chunk`, in order;     |
  * |           |               | several may be sent before the first is answered           |
+ * | ToWorker  | `tasks`       | several `task`s of one function at once, each chunk sent   |
+ * |           |               | as JSON: the same as those `task`s, one after the other    |
  * | FromWorker| `result`      | values of the chunk, up to and excluding a failing item    |
  * | FromWorker| `dying`       | the process is exiting (uncaught error, process.exit()):   |
  * |           |               | which task, if any, was running                           |
@@ -56,7 +58,35 @@ export interface TaskMessage {
   single?: true;
 }
 
-export type ToWorker = InitMessage | TaskMessage;
+/**
+ * Tasks of one function, sent together: `ids[i]` runs `chunks[i]` (a chunk as `{ plain }`
+ * would hold it). Only for chunks that pack as JSON; it spares each task its own message
+ * (its type, its function, its wrapper), which costs more to write and to read than a
+ * tiny task's arguments.
+ */
+export interface TasksMessage {
+  type: 'tasks';
+  fn: FnRef;
+  single?: true;
+  ids: number[];
+  chunks: unknown[][];
+}
+
+export type ToWorker = InitMessage | TaskMessage | TasksMessage;
+
+/** The `task` messages a `tasks` message stands for, in order. */
+export function tasksOf(message: TasksMessage): TaskMessage[] {
+  const { fn, ids, chunks } = message;
+  const tasks = new Array<TaskMessage>(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const chunk = { plain: chunks[i]! };
+    tasks[i] =
+      message.single === true
+        ? { type: 'task', id: ids[i]!, fn, chunk, single: true }
+        : { type: 'task', id: ids[i]!, fn, chunk };
+  }
+  return tasks;
+}
 
 /** Why an item failed, as it travels back. */
 export type TaskFailure = { kind: 'thrown'; error: ErrorObject } | { kind: 'unserializable'; detail: string };
@@ -99,7 +129,7 @@ const fromWorkerTypes: ReadonlySet<unknown> = new Set(['ready', 'init-failed', '
 /** Type guard for what a worker receives. */
 export function isToWorker(message: unknown): message is ToWorker {
   const type = (message as { type?: unknown } | null)?.type;
-  return type === 'init' || type === 'task';
+  return type === 'init' || type === 'task' || type === 'tasks';
 }
 
 /** Type guard for what the pool receives. */

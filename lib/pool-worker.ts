@@ -12,7 +12,14 @@
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
 import { FrameError, FrameReader, writeFrame, workerChannelFd, type FrameSink } from './channel.js';
-import { isFromWorker, type FromWorker, type InitMessage, type TaskMessage, type ToWorker } from './messages.js';
+import {
+  isFromWorker,
+  type FnRef,
+  type FromWorker,
+  type InitMessage,
+  type TaskMessage,
+  type ToWorker,
+} from './messages.js';
 import { pack } from './payload.js';
 import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
@@ -124,6 +131,8 @@ export class PoolWorker {
   #killTimer: NodeJS.Timeout | undefined;
   /** Messages held back by `cork()`. */
   #outbox: ToWorker[] | undefined;
+  /** The function of the `tasks` message last started in `#outbox`. */
+  #batchFn: FnRecord | undefined;
 
   constructor(name: string, child: ChildLike, init: Omit<InitMessage, 'type' | 'name'>, listener: WorkerListener) {
     this.name = name;
@@ -189,9 +198,11 @@ export class PoolWorker {
   }
 
   /**
-   * Sends a task. Throws what structured clone throws (then nothing was sent). A chunk of
-   * `bigChunk` items or more is written at once, in a frame of its own, so that the
-   * worker starts on it while the next ones are packed.
+   * Sends a task. Throws what structured clone throws (then nothing was sent). While
+   * corked, a task whose chunk is JSON joins the `tasks` message of its function at the
+   * end of the frame, or starts one. A chunk of `bigChunk` items or more is written at
+   * once, in a frame of its own, so that the worker starts on it while the next ones are
+   * packed.
    */
   run(task: Task): void {
     const { fn, chunk } = task;
@@ -199,22 +210,47 @@ export class PoolWorker {
     // Calls of one argument each (every `map`, most `apply`s): the arguments travel
     // alone, not wrapped in lists.
     const lone = task.single === true ? chunk : loneArguments(chunk as readonly unknown[][]);
-    const message: TaskMessage =
-      lone === undefined
-        ? { type: 'task', id: task.id, fn: ref, chunk: pack(chunk, 2) }
-        : { type: 'task', id: task.id, fn: ref, chunk: pack(lone, 1), single: true };
-    if (chunk.length >= bigChunk && this.#outbox !== undefined) {
-      this.uncork();
-      this.#send(message);
-      this.cork();
+    const packed = lone === undefined ? pack(chunk, 2) : pack(lone, 1);
+    const outbox = this.#outbox;
+    if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
+      this.#batch(outbox, task.fn, ref, task.id, packed.plain, lone !== undefined);
     } else {
-      this.#send(message);
+      const message: TaskMessage =
+        lone === undefined
+          ? { type: 'task', id: task.id, fn: ref, chunk: packed }
+          : { type: 'task', id: task.id, fn: ref, chunk: packed, single: true };
+      if (chunk.length >= bigChunk && outbox !== undefined) {
+        this.uncork();
+        this.#send(message);
+        this.cork();
+      } else {
+        this.#send(message);
+      }
     }
     if (fn.full.kind === 'source') {
       this.#knownFunctions.add(fn.full.id);
     }
     this.inFlight.push(task);
     this.tasksSent++;
+  }
+
+  /**
+   * Adds a task to the `tasks` message at the end of `outbox` if it is of the same function
+   * (and kind of chunk), else starts one there.
+   */
+  #batch(outbox: ToWorker[], record: FnRecord, ref: FnRef, id: number, chunk: unknown[], single: boolean): void {
+    const last = outbox.at(-1);
+    if (last?.type === 'tasks' && this.#batchFn === record && (last.single === true) === single) {
+      last.ids.push(id);
+      last.chunks.push(chunk);
+      return;
+    }
+    this.#batchFn = record;
+    outbox.push(
+      single
+        ? { type: 'tasks', fn: ref, single: true, ids: [id], chunks: [chunk] }
+        : { type: 'tasks', fn: ref, ids: [id], chunks: [chunk] },
+    );
   }
 
   /** Holds back the messages of the next `run` calls until `uncork`, to send them in one frame. */

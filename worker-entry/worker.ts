@@ -21,6 +21,7 @@ import { pack, unpack } from '../lib/payload.js';
 import {
   assertNever,
   isToWorker,
+  tasksOf,
   type FnRef,
   type FromWorker,
   type InitMessage,
@@ -138,6 +139,9 @@ const reader = new FrameReader((message) => {
       break;
     case 'task':
       queue.push(message);
+      break;
+    case 'tasks':
+      queue.push(...tasksOf(message));
       break;
     default:
       assertNever(message);

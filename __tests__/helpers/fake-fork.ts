@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { FrameReader, encodeFrame } from '../../lib/channel.js';
-import type { FromWorker, ResultMessage, TaskMessage, ToWorker } from '../../lib/messages.js';
+import { tasksOf, type FromWorker, type ResultMessage, type TaskMessage, type ToWorker } from '../../lib/messages.js';
 import type { ChannelLike, ChildLike, ForkFn } from '../../lib/pool-worker.js';
 import { pack, unpack } from '../../lib/payload.js';
 
@@ -22,12 +22,27 @@ export function frameBytes(messages: object[]): Buffer {
   return Buffer.concat(encodeFrame(messages).map((part) => Buffer.from(part)));
 }
 
-/** The pool's end of the data channel: frames written are decoded into `sent`. */
+/**
+ * The pool's end of the data channel: frames written are decoded into `frames`, and their
+ * messages into `sent`, where a `tasks` message stands as the `task` messages it holds
+ * (as a worker takes it).
+ */
 class FakeChannel extends EventEmitter implements ChannelLike {
   readonly #reader: FrameReader;
-  constructor(sent: ToWorker[]) {
+  constructor(sent: ToWorker[], frames: ToWorker[][]) {
     super();
-    this.#reader = new FrameReader((message) => sent.push(message as ToWorker));
+    let frame: ToWorker[] = [];
+    this.#reader = new FrameReader(
+      (message) => {
+        const toWorker = message as ToWorker;
+        frame.push(toWorker);
+        sent.push(...(toWorker.type === 'tasks' ? tasksOf(toWorker) : [toWorker]));
+      },
+      () => {
+        frames.push(frame);
+        frame = [];
+      },
+    );
   }
   write(data: string | Uint8Array): boolean {
     this.#reader.push(Buffer.from(data));
@@ -43,10 +58,13 @@ export class FakeChild extends EventEmitter implements ChildLike {
   readonly pid = nextPid++;
   connected = true;
   refed = true;
+  /** What the pool sent, `tasks` messages taken apart into `task` messages. */
   readonly sent: ToWorker[] = [];
+  /** The frames the pool wrote, as written. */
+  readonly frames: ToWorker[][] = [];
   readonly signals: NodeJS.Signals[] = [];
   readonly channel = { ref: () => {}, unref: () => {} };
-  readonly dataChannel = new FakeChannel(this.sent);
+  readonly dataChannel = new FakeChannel(this.sent, this.frames);
   readonly stdio = [null, null, null, null, this.dataChannel];
 
   /** Messages of one type that the pool sent to this child. */
