@@ -39,8 +39,8 @@ const inputLists = new Map();
 /**
  * The list 0 … n-1 that `map` and `imap` are given: made once per size and handed to every
  * pass, so that it is made in the untimed pass, not on the clock. Making 20,000 items takes
- * about a millisecond here, a fifth of a `map` pass, and is the caller's work, not the
- * pool's; CPython's side is handed a `range`, which costs nothing to make. The pool does
+ * 1 to 2 ms here (docs/benchmarks.md has the command), a fifth of a `map` pass or more,
+ * and is the caller's work, not the pool's; CPython's side is handed a `range`, which costs nothing to make. The pool does
  * not change the list, and every pass copies and chunks it anew.
  */
 export function inputs(n) {
