@@ -15,8 +15,8 @@ import { describeValue, resolveOptions, validateTaskTimeout, type PoolOptions } 
 import { PoolManager, type PoolState, type WorkerExitEvent, type WorkerStartEvent } from './pool-manager.js';
 import type { PoolStats } from './pool-stats.js';
 import { ProgressReporter, type Progress } from './progress.js';
-import { newTask, type ForkFn, type Task } from './pool-worker.js';
-import { submitCall, withProgress, type CallLimits, type Settle } from './submit-call.js';
+import type { ForkFn, Task } from './pool-worker.js';
+import { chunkTask, submitCall, type CallLimits, type Settle } from './submit-call.js';
 import { TaskFunctions, type FnRecord } from './task-functions.js';
 import type { AnyIterable, AnyTaskModule, TaskArgs, TaskFn, TaskItem, TaskResult } from './types.js';
 import { isAsyncIterable, validateCallback, validateChunksize, validateIterable, validateSignal } from './validate.js';
@@ -447,7 +447,8 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     this.#assertRunning();
     validateIterable(iterable);
     const chunksize = validateChunksize(options?.chunksize) ?? 1;
-    const { timeout, signal, progress } = this.#callOptions(options, chunkKeys);
+    const limits = this.#callOptions(options, chunkKeys);
+    const { signal, progress } = limits;
     let items = 0;
     // Synchronous: a native fn is refused rather than matched by identity.
     const record = this.#functions.resolve(fn, 'fn', false) as FnRecord;
@@ -462,14 +463,7 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
       hooks: {
         submit: (chunk, done) => {
           items += chunk.length;
-          const task = newTask(
-            manager.nextTaskId(),
-            record,
-            chunk,
-            true,
-            timeout === undefined ? undefined : timeout * chunk.length,
-            progress === undefined ? done : withProgress(progress, chunk.length, done),
-          );
+          const task = chunkTask(manager, record, chunk, true, limits, done);
           manager.submit([task]);
           return task;
         },

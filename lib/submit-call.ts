@@ -31,9 +31,10 @@ export function submitCall(
   calls: readonly unknown[],
   single: boolean,
   chunksize: number,
-  { timeout, signal, progress }: CallLimits,
+  limits: CallLimits,
   done: Settle,
 ): void {
+  const { signal, progress } = limits;
   if (progress !== undefined) {
     progress.total = calls.length;
     const finish = done;
@@ -61,17 +62,9 @@ export function submitCall(
           done(values, error);
         };
   const gather = chunks.length === 1 ? undefined : gatherChunks(chunks.length, chunksize, finish);
-  const tasks: Task[] = chunks.map((chunk, index) => {
-    const settle = gather === undefined ? finish : gather(index);
-    return newTask(
-      manager.nextTaskId(),
-      fn,
-      chunk,
-      single,
-      timeout === undefined ? undefined : timeout * chunk.length,
-      progress === undefined ? settle : withProgress(progress, chunk.length, settle),
-    );
-  });
+  const tasks: Task[] = chunks.map((chunk, index) =>
+    chunkTask(manager, fn, chunk, single, limits, gather === undefined ? finish : gather(index)),
+  );
   if (signal !== undefined) {
     stopListening = onAbort(signal, () => manager.cancel(new Set(tasks), new AbortError(signal.reason)));
   }
@@ -81,8 +74,30 @@ export function submitCall(
   }
 }
 
+/**
+ * The task of one chunk of a call: its time limit is the call's per item, times the
+ * chunk's items, and its items count in the call's progress as it settles.
+ */
+export function chunkTask(
+  manager: PoolManager,
+  fn: FnRecord,
+  chunk: readonly unknown[],
+  single: boolean,
+  { timeout, progress }: CallLimits,
+  settle: Settle,
+): Task {
+  return newTask(
+    manager.nextTaskId(),
+    fn,
+    chunk,
+    single,
+    timeout === undefined ? undefined : timeout * chunk.length,
+    progress === undefined ? settle : withProgress(progress, chunk.length, settle),
+  );
+}
+
 /** Counts a chunk's items in `progress` as it settles. */
-export function withProgress(progress: ProgressReporter, size: number, settle: Settle): Settle {
+function withProgress(progress: ProgressReporter, size: number, settle: Settle): Settle {
   return (values, error) => {
     progress.chunkDone(size, error === undefined ? 0 : size - values.length);
     settle(values, error);
