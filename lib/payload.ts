@@ -5,8 +5,9 @@
  * results), travels as float64s, which carry every number exactly (`-0`, `NaN` and the
  * infinities too) and cost neither formatting nor parsing. A list whose values JSON
  * carries exactly (see `isJsonExact`) goes inline in the message's JSON, which is the
- * cheapest route for the small values of most tasks. Anything else (`undefined`, `NaN`, `-0`, BigInt, Date, Map, typed arrays, class instances, shared
- * references, long strings …) is serialized by V8's serializer, the structured clone
+ * cheapest route for the small values of most tasks. Anything else (`undefined`, `NaN`,
+ * `-0`, BigInt, Date, Map, typed arrays, class instances, shared references, long
+ * strings …) is serialized by V8's serializer, the structured clone
  * algorithm itself, and travels as bytes. On the way back each typed array or Buffer is
  * copied into a buffer of its own, instead of being a view into the whole received message.
  */

@@ -4,8 +4,9 @@
  * It waits for `init` on its data channel (fd 4, lib/channel.ts), takes its name, imports
  * the task module and runs the initializer, says `ready`, then runs `task` messages (and
  * the tasks each `tasks` message holds) one at a time, in the order they came (the pool
- * may send several at once), and answers each with one `result` as soon as it ends. It exits when its IPC channel closes (the pool is
- * draining it, or the parent died) and, by itself, after its `maxTasks`-th result.
+ * may send several at once), and answers each with one `result` as soon as it ends. It
+ * exits when its IPC channel closes (the pool is draining it, or the parent died) and, by
+ * itself, after its `maxTasks`-th result.
  * Uncaught errors are not caught here: they kill the process, and the pool reports
  * `WorkerExitedError` for the task that was running and starts a replacement.
  */
