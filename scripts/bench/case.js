@@ -198,8 +198,11 @@ async function withEchoChildren(serialization, body, mode = 'double') {
   }
 }
 
-/** All `count` messages sent at once, round robin; resolves with the replies in input order. */
-function rawPipelined(children, setHandler, count) {
+/**
+ * All `count` messages sent at once, round robin, message i carrying `valueOf(i)`; resolves
+ * with the replies in input order.
+ */
+function rawPipelined(children, setHandler, count, valueOf = (i) => i) {
   return new Promise((resolve) => {
     const values = new Array(count);
     let received = 0;
@@ -210,7 +213,7 @@ function rawPipelined(children, setHandler, count) {
       }
     });
     for (let i = 0; i < count; i++) {
-      children[i % children.length].send({ id: i, value: i });
+      children[i % children.length].send({ id: i, value: valueOf(i) });
     }
   });
 }
@@ -306,6 +309,15 @@ function rawCases(serialization) {
       ),
     'round-trip': (n) =>
       withEchoChildren(serialization, (children, setHandler) => roundTrip(n, alternatingCalls(children, setHandler))),
+    // The CPU workload with nothing between the tasks but the channel: every task its own
+    // message, all sent at once, half to each child (raw-echo-child.js `burn`).
+    cpu: (n) =>
+      withEchoChildren(
+        serialization,
+        (children, setHandler) =>
+          cpuSpeedup(n, burn, (seeds) => rawPipelined(children, setHandler, seeds.length, (i) => seeds[i])),
+        'burn',
+      ),
     // Fork both children, one message to the first and its answer, kill both and see them exit.
     startup: (n) =>
       startup(n, async () => {

@@ -7,9 +7,13 @@
  *   are checked the same way;
  * - `echo`: sends every message back as it came (the payload workloads);
  * - `once`: answers one message as `double` does, then closes its IPC channel and so exits,
- *   as a pool worker with `maxTasksPerChild: 1` does (the naive max-tasks loops).
+ *   as a pool worker with `maxTasksPerChild: 1` does (the naive max-tasks loops);
+ * - `burn`: answers every message `{ id, value }` with `{ id, value: burn(value) }`, the
+ *   CPU workload's task (tasks.js), except the warm-up message (id -1), which it answers
+ *   as `double` does: the pool's workers are warmed with `double`, so `burn` starts cold in both.
  */
 const mode = process.argv[2] ?? 'double';
+const { burn } = mode === 'burn' ? await import('./tasks.js') : {};
 
 if (mode === 'double') {
   process.on('message', (message) => {
@@ -23,6 +27,10 @@ if (mode === 'double') {
   process.once('message', (message) => {
     process.send({ id: message.id, value: message.value * 2 }, () => process.disconnect());
   });
+} else if (mode === 'burn') {
+  process.on('message', (message) => {
+    process.send({ id: message.id, value: message.id === -1 ? message.value * 2 : burn(message.value) });
+  });
 } else {
-  throw new Error(`Unknown mode ${mode}; expected double, echo or once`);
+  throw new Error(`Unknown mode ${mode}; expected double, echo, once or burn`);
 }
