@@ -92,13 +92,13 @@ try {
         }
         ((results[workload] ??= { unit: line.unit })[build.name] ??= []).push(line.value);
         process.stderr.write(
-          `rep ${rep + 1}/${reps}  ${build.name} ${workload} … ${line.value.toFixed(1)} ${line.unit}\n`,
+          `rep ${rep + 1}/${reps}  ${build.name} ${workload} … ${line.value.toFixed(line.value >= 10 ? 1 : 2)} ${line.unit}\n`,
         );
       }
     }
   }
 
-  const format = (x) => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
+  const format = (x) => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 2));
   console.log(`| workload | unit | ${builds.map((b) => `${b.name} (${b.commit.slice(0, 7)})`).join(' | ')} |`);
   console.log(`|---|---|${builds.map(() => '---').join('|')}|`);
   for (const workload of workloads) {
