@@ -72,6 +72,8 @@ try {
     }
   }
 
+  /** A figure as the tables print it: whole above 1000, else with 1 decimal, or 2 under 10. */
+  const format = (x) => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 2));
   const results = {};
   for (let rep = 0; rep < reps; rep++) {
     for (const workload of workloads) {
@@ -92,13 +94,12 @@ try {
         }
         ((results[workload] ??= { unit: line.unit })[build.name] ??= []).push(line.value);
         process.stderr.write(
-          `rep ${rep + 1}/${reps}  ${build.name} ${workload} … ${line.value.toFixed(line.value >= 10 ? 1 : 2)} ${line.unit}\n`,
+          `rep ${rep + 1}/${reps}  ${build.name} ${workload} … ${format(line.value)} ${line.unit}\n`,
         );
       }
     }
   }
 
-  const format = (x) => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 2));
   console.log(`| workload | unit | ${builds.map((b) => `${b.name} (${b.commit.slice(0, 7)})`).join(' | ')} |`);
   console.log(`|---|---|${builds.map(() => '---').join('|')}|`);
   for (const workload of workloads) {
