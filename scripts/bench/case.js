@@ -5,9 +5,10 @@
  *
  * `library` is `forkpool`, `raw-json` or `raw-advanced` (two forked echo children,
  * scripts/bench/raw-echo-child.js, with that IPC serialization). Every case uses two
- * workers, warms them with one task each before the clock starts (except `startup` and
- * `max-tasks-1`, whose clocks cover the whole life of the pool or of the children), and
- * checks its results, not only its time. `node scripts/bench/case.js --list` prints the
+ * workers, warms them until each has answered a task (measure.js `warmUp`; the raw children
+ * get one message each) before the clock starts (except `startup` and `max-tasks-1`, whose
+ * clocks cover the whole life of the pool or of the children), and checks its results, not
+ * only its time. `node scripts/bench/case.js --list` prints the
  * workloads of each library. scripts/bench/run.js drives the cases; python_pool.py is
  * CPython's counterpart.
  */
@@ -16,7 +17,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { Pool } from '../../dist/lib/index.js';
-import { burn, double, echo } from './tasks.js';
+import { burn, double, echo, workerId } from './tasks.js';
 import {
   counting,
   cpuSpeedup,
@@ -30,6 +31,7 @@ import {
   roundTrip,
   startup,
   throughput,
+  warmUp,
 } from './measure.js';
 
 const tasksModule = new URL('./tasks.js', import.meta.url);
@@ -64,7 +66,7 @@ const throughputN = 20_000;
 async function withPool(body) {
   const pool = new Pool({ processes, module: tasksModule });
   try {
-    await Promise.all([pool.apply(double, [0]), pool.apply(double, [1])]);
+    await warmUp(() => pool.apply(workerId));
     return await body(pool);
   } finally {
     await pool.terminate();
@@ -132,6 +134,7 @@ const forkpoolCases = {
     const pool = new Pool({ processes, module: tasksModule });
     pool.on('workerStart', (event) => pids.push(event.pid));
     try {
+      await warmUp(() => pool.apply(workerId));
       let ok = true;
       for (let round = 0; round < idleWarmUpRounds; round++) {
         const values = await Promise.all([pool.apply(double, [round]), pool.apply(double, [round + 1])]);

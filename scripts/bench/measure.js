@@ -14,6 +14,30 @@ export const warmUpCalls = 2_000;
 /** Timed passes of a throughput workload, after its untimed one. */
 export const timedPasses = 5;
 
+/** Rounds of `processes` calls at once after which `warmUp` gives up on seeing every worker. */
+const maxWarmUpRounds = 100_000;
+
+/**
+ * Warms a pool before a clock starts: rounds of `processes` calls at once to `callWorkerId()`
+ * (tasks.js `workerId` through the pool) until every one of the `processes` workers has
+ * answered one, so that none is still starting when the clock starts. Throws after
+ * `maxWarmUpRounds` rounds without that.
+ */
+export async function warmUp(callWorkerId) {
+  const seen = new Set();
+  for (let round = 0; round < maxWarmUpRounds; round++) {
+    for (const id of await Promise.all(Array.from({ length: processes }, () => callWorkerId()))) {
+      seen.add(id);
+    }
+    if (seen.size >= processes) {
+      return;
+    }
+  }
+  throw new Error(
+    `warm-up: ${seen.size} of ${processes} workers answered in ${maxWarmUpRounds} rounds of ${processes} calls`,
+  );
+}
+
 /** Checks that `values[i] === 2 * i` for every i, and reports the sum against the expected one. */
 export function checkDoubled(values, n) {
   let sum = 0;

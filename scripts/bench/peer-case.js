@@ -8,10 +8,11 @@
  * `--list` prints one JSON line describing every peer: its label, installed version, kind
  * (`process` or `thread`), the workloads whose check it passes, and why it fails the others.
  *
- * Every peer runs with 2 workers, each warmed with one task before the clock starts (except
- * `startup`, whose clock covers the whole life of the pool), on the task functions of
- * tasks.js (through its worker script in peer-workers/) and the clocks and checks of
- * measure.js, so that each library is measured the same way as forkpool. A case also checks
+ * Every peer runs with 2 workers, warmed until each has answered a task (measure.js
+ * `warmUp`) before the clock starts (except `startup`, whose clock covers the whole life of
+ * the pool), on the task functions of tasks.js (through its worker script in peer-workers/)
+ * and the clocks and checks of measure.js, so that each library is measured the same way as
+ * forkpool. A case also checks
  * that every child process the pool forked has exited once the pool is destroyed.
  */
 import childProcess from 'node:child_process';
@@ -21,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { burn } from './tasks.js';
-import { cpuSpeedup, payloadRoundTrips, processes, roundTrip, startup, throughput } from './measure.js';
+import { cpuSpeedup, payloadRoundTrips, processes, roundTrip, startup, throughput, warmUp } from './measure.js';
 
 const workerScript = (name) => fileURLToPath(new URL(`./peer-workers/${name}`, import.meta.url));
 
@@ -130,7 +131,7 @@ const peers = {
     create: ({ Worker }) => {
       const worker = new Worker(workerScript('jest-worker.cjs'), {
         numWorkers: processes,
-        exposedMethods: ['double', 'echo', 'burn'],
+        exposedMethods: ['double', 'echo', 'burn', 'workerId'],
       });
       return {
         call: (name, arg) => worker[name](arg),
@@ -154,6 +155,7 @@ const peers = {
         'double',
         'echo',
         'burn',
+        'workerId',
       ]);
       return {
         // worker-farm's API takes a Node-style callback instead of returning a promise.
@@ -201,7 +203,7 @@ function installedVersion(name) {
 async function withPool(peer, library, body) {
   const pool = await peer.create(library);
   try {
-    await Promise.all(Array.from({ length: processes }, (_, i) => pool.call('double', i)));
+    await warmUp(() => pool.call('workerId'));
     return await body(pool);
   } finally {
     await pool.destroy();

@@ -4,14 +4,15 @@
 
 Prints one JSON line shaped like scripts/bench/case.js's. Workloads: tiny-apply-async,
 tiny-map, tiny-imap, tiny-apply, startup, cpu, payload-buffer, payload-string,
-payload-objects, max-tasks-1, idle-rss, imap-1m. The workers are warmed with one task each
-before the clock starts (except for startup and max-tasks-1, whose clocks cover the pool's
+payload-objects, max-tasks-1, idle-rss, imap-1m. The workers are warmed until each has
+answered a task (as measure.js's warmUp does) before the clock starts (except for startup and max-tasks-1, whose clocks cover the pool's
 whole life). Each figure means what case.js's does (see scripts/bench/measure.js); the
 payloads are their Python counterparts (bytes, str, a list of dicts), and `burn` does the
 same xorshift32 steps as tasks.js's, fewer of them, so that a task takes about 5 ms here too.
 """
 
 import json
+import os
 import resource
 import statistics
 import sys
@@ -32,6 +33,8 @@ DEFAULT_N = {
 }
 THROUGHPUT_N = 20_000
 WARM_UP_CALLS = 2000
+# Rounds of PROCESSES calls after which warm_up gives up on seeing every worker.
+MAX_WARM_UP_ROUNDS = 100_000
 TIMED_PASSES = 5
 PAYLOAD_WARM_UP = 5
 # Iterations of burn that take about 5 ms of CPU in CPython 3.11 on the benchmark machine
@@ -53,6 +56,10 @@ def echo(value):
     return value
 
 
+def worker_id(_):
+    return os.getpid()
+
+
 def burn(seed):
     """tasks.js's burn: xorshift32 steps from seed; returns the final state (unsigned)."""
     x = (seed & MASK) or 1
@@ -70,10 +77,20 @@ def check_doubled(values, n):
     return {"ok": in_order and total == expected, "count": len(values), "sum": total, "expectedSum": expected}
 
 
+def warm_up(pool):
+    """Rounds of PROCESSES calls at once until every worker has answered one (measure.js's warmUp)."""
+    seen = set()
+    for _ in range(MAX_WARM_UP_ROUNDS):
+        seen.update(pool.map(worker_id, range(PROCESSES), chunksize=1))
+        if len(seen) >= PROCESSES:
+            return
+    raise RuntimeError(f"warm-up: {len(seen)} of {PROCESSES} workers answered in {MAX_WARM_UP_ROUNDS} rounds")
+
+
 def with_pool(body):
     pool = Pool(PROCESSES)
     try:
-        pool.map(double, [0, 1], chunksize=1)
+        warm_up(pool)
         return body(pool)
     finally:
         pool.terminate()

@@ -3,6 +3,8 @@
  * cases pass these functions by reference, as CPython's pool pickles a module-level function.
  * The peer libraries' worker scripts (scripts/bench/peer-workers/) import the same functions.
  */
+import { threadId } from 'node:worker_threads';
+
 export function double(x) {
   return x * 2;
 }
@@ -10,6 +12,14 @@ export function double(x) {
 /** Returns its argument: the payload workloads measure the trip there and back. */
 export function echo(value) {
   return value;
+}
+
+/**
+ * Which worker ran the call: its process id, and its thread id (0 in a child process; a
+ * thread pool's workers share one process). The warm-up calls it until every worker has answered.
+ */
+export function workerId() {
+  return `${process.pid}/${threadId}`;
 }
 
 /** Iterations of `burn` that take about 5 ms of CPU on the benchmark machine (2-core AMD EPYC). */

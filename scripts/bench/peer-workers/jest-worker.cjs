@@ -7,6 +7,6 @@
 /* global require, module */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS is the point of this file */
 
-const { burn, double, echo } = require('../tasks.js');
+const { burn, double, echo, workerId } = require('../tasks.js');
 
-module.exports = { double, echo, burn };
+module.exports = { double, echo, burn, workerId };

@@ -1,2 +1,2 @@
 /** piscina's worker module (worker threads): named exports, called with `{ name }`. */
-export { burn, double, echo } from '../tasks.js';
+export { burn, double, echo, workerId } from '../tasks.js';

@@ -11,6 +11,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS is the point of this file */
 
 const { ClusterWorker } = require('poolifier');
-const { burn, double, echo } = require('../tasks.js');
+const { burn, double, echo, workerId } = require('../tasks.js');
 
-module.exports = new ClusterWorker({ double, echo, burn });
+module.exports = new ClusterWorker({ double, echo, burn, workerId });

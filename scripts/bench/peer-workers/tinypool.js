@@ -1,2 +1,2 @@
 /** tinypool's worker module (`runtime: 'child_process'`): named exports, called with `{ name }`. */
-export { burn, double, echo } from '../tasks.js';
+export { burn, double, echo, workerId } from '../tasks.js';

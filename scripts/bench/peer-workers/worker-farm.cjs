@@ -14,4 +14,5 @@ module.exports = {
   double: (x, callback) => callback(null, tasks.double(x)),
   echo: (value, callback) => callback(null, tasks.echo(value)),
   burn: (seed, callback) => callback(null, tasks.burn(seed)),
+  workerId: (_, callback) => callback(null, tasks.workerId()),
 };

@@ -1,5 +1,5 @@
 /** workerpool's worker script (forked with `workerType: 'process'`): the methods it registers. */
 import workerpool from 'workerpool';
-import { burn, double, echo } from '../tasks.js';
+import { burn, double, echo, workerId } from '../tasks.js';
 
-workerpool.worker({ double, echo, burn });
+workerpool.worker({ double, echo, burn, workerId });
