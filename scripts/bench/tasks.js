@@ -28,13 +28,20 @@ export const burnIterations = 3_000_000;
 /**
  * A fixed amount of CPU work (not a timed spin, so a busy machine slows it instead of
  * shortening it): `iterations` steps of xorshift32 from `seed`; returns the final state.
+ *
+ * The state is kept unsigned inside the loop, and returned as it is. Written the usual way,
+ * with `x >>> 0` only after the loop, V8 compiles the loop on the first call (on-stack
+ * replacement) before that line has ever run, and in some processes the code it keeps then
+ * deoptimizes at the end of every later call (node --trace-deopt shows one bailout per
+ * call, "Insufficient type feedback for binary operation"): a cost that comes and goes from
+ * run to run, whatever runs the task, and that the benchmark should not measure.
  */
 export function burn(seed, iterations = burnIterations) {
-  let x = seed | 0 || 1;
+  let x = seed >>> 0 || 1;
   for (let i = 0; i < iterations; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
   }
-  return x >>> 0;
+  return x;
 }
