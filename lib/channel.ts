@@ -95,7 +95,15 @@ export function writeFrame(
   messages: readonly object[],
   written?: (error?: Error | null) => void,
 ): void {
-  const [line, ...binary] = encodeFrame(messages);
+  writeEncoded(sink, encodeFrame(messages), written);
+}
+
+/** Writes a frame `encodeFrame` made, as `writeFrame` does. */
+export function writeEncoded(
+  sink: FrameSink,
+  [line, ...binary]: readonly [string, ...Uint8Array[]],
+  written?: (error?: Error | null) => void,
+): void {
   if (binary.length === 0) {
     sink.write(line, written);
     return;

@@ -10,14 +10,14 @@
  * Uncaught errors are not caught here: they kill the process, and the pool reports
  * `WorkerExitedError` for the task that was running and starts a replacement.
  */
-import { fstatSync, writeSync } from 'node:fs';
+import { fstatSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { isCloneable, toErrorObject } from './error-object.js';
 import { compileSource } from '../lib/compile-source.js';
 import { currentProcess, setWorkerIdentity } from '../lib/current-process.js';
-import { FrameReader, encodeFrame, writeFrame, workerChannelFd } from '../lib/channel.js';
+import { FrameReader, encodeFrame, writeEncoded, workerChannelFd } from '../lib/channel.js';
 import { pack, unpack } from '../lib/payload.js';
 import {
   assertNever,
@@ -41,6 +41,10 @@ const queue: TaskMessage[] = [];
 let draining = false;
 /** The task running now, if any: told to the pool if this process is about to die. */
 let runningTaskId: number | null = null;
+/** When the task running now started (`performance.now()`). */
+let runStartedAt = 0;
+/** How long the task answered last ran, until `readWaiting` looks at the channel for it. */
+let lastRunMs = 0;
 
 function hasDataChannel(): boolean {
   try {
@@ -84,9 +88,13 @@ process.on('uncaughtException', (error, origin) => {
  * a failed write means the parent is gone, and its 'disconnect' ends this process.
  */
 function send(message: FromWorker, then?: () => void): void {
-  writeFrame(
+  const frame = encodeFrame([message]);
+  if (then === undefined && writeDirect(frame)) {
+    return;
+  }
+  writeEncoded(
     channel,
-    [message],
+    frame,
     then &&
       ((error) => {
         if (error == null) {
@@ -94,6 +102,70 @@ function send(message: FromWorker, then?: () => void): void {
         }
       }),
   );
+}
+
+/**
+ * Whether the worker reads and writes small frames on the channel's descriptor itself, by
+ * system calls that return at once (the socket is non-blocking), where the stream would
+ * cost a turn of the event loop or its own bookkeeping. Not on Windows, where the channel
+ * is a named pipe.
+ */
+const directIo = process.platform !== 'win32';
+/** The longest frame line, in characters, that `writeDirect` writes. */
+const maxDirectWrite = 16 * 1024;
+
+/**
+ * Writes a small frame without binary parts straight to the socket when nothing written
+ * before it is still waiting in the stream; what the socket does not take at once follows
+ * through the stream. Returns false, having written nothing, for any other frame.
+ */
+function writeDirect([line, ...binary]: readonly [string, ...Uint8Array[]]): boolean {
+  if (!directIo || binary.length > 0 || line.length > maxDirectWrite || channel.writableLength > 0) {
+    return false;
+  }
+  const bytes = Buffer.from(line);
+  let written = 0;
+  try {
+    written = writeSync(workerChannelFd, bytes);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
+      return true; // the parent is gone: the IPC channel's 'disconnect' ends this process
+    }
+  }
+  if (written < bytes.length) {
+    channel.write(bytes.subarray(written));
+  }
+  return true;
+}
+
+/** Tasks that ran at least this long are followed by a look at the channel (`readWaiting`). */
+const readAfterMs = 1;
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The next task, if the pool has already sent it, read from the channel now rather than
+ * after a turn of the event loop. While tasks take a millisecond or more the pool sends
+ * the next one before it is needed, and it is then waiting in the socket. Only after
+ * such a task (`lastRunMs`), and only when the stream holds nothing it has not delivered,
+ * so that what is read here comes after all it has; a read that finds nothing costs a
+ * failed system call, which a task of a millisecond or more makes small.
+ */
+function readWaiting(): TaskMessage | undefined {
+  if (!directIo || lastRunMs < readAfterMs || tasksLeft <= 0 || channel.readableLength > 0) {
+    return undefined;
+  }
+  lastRunMs = 0;
+  let length: number;
+  try {
+    length = readSync(workerChannelFd, readBuffer, 0, readBuffer.length, null);
+  } catch {
+    return undefined; // EAGAIN: nothing there yet (any other error, the stream reports too)
+  }
+  if (length === 0) {
+    return undefined; // the pool closed the channel: the stream reads the end as well
+  }
+  reader.push(Buffer.from(readBuffer.subarray(0, length)));
+  return queue.shift();
 }
 
 // About to die (an uncaught error, process.exit() from task code): say which task was
@@ -232,7 +304,7 @@ function matchingExport(name: string, source: string): TaskFn | undefined {
  * in the same turn of the event loop, before any microtask it queued can throw.
  */
 function drain(): void {
-  for (let task = queue.shift(); task !== undefined; task = queue.shift()) {
+  for (let task = queue.shift() ?? readWaiting(); task !== undefined; task = queue.shift() ?? readWaiting()) {
     const pending = run(task);
     if (pending !== undefined) {
       draining = true;
@@ -248,6 +320,7 @@ function drain(): void {
 /** Runs one chunk; returns a promise only if a task function returned one. */
 function run(task: TaskMessage): Promise<void> | undefined {
   runningTaskId = task.id;
+  runStartedAt = performance.now();
   const values: unknown[] = [];
   let fn: TaskFn;
   let items: unknown[];
@@ -308,5 +381,6 @@ function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown])
     );
   }
   runningTaskId = null;
+  lastRunMs = performance.now() - runStartedAt;
   return undefined;
 }
