@@ -97,6 +97,21 @@ test('case.js raw-json naive-2-lanes --n 4 forks one child per task and checks e
   expect(typeof result.value).toBe('number');
 });
 
+test.each([['forkpool'], ['raw-json']])(
+  'case.js %s worker-gap --n 4 runs the timed tasks on one worker and checks their values',
+  async (library) => {
+    const result = onlyLine(await runCase([library, 'worker-gap', '--n', '4']));
+    expect(result).toMatchObject({
+      library,
+      workload: 'worker-gap',
+      n: 4,
+      unit: 'µs between tasks',
+      check: { ok: true, count: 4 },
+    });
+    expect(result.value).toBeGreaterThan(0);
+  },
+);
+
 test('run.js --only idle-rss --libraries raw-json --reps 1 prints its page and leaves docs/ alone', async () => {
   const docs = (file: string): string | undefined => {
     try {

@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { Pool } from '../../dist/lib/index.js';
-import { burn, double, echo, workerId } from './tasks.js';
+import { burn, burnIterations, double, echo, timedBurn, workerId } from './tasks.js';
 import {
   counting,
   cpuSpeedup,
@@ -32,6 +32,7 @@ import {
   startup,
   throughput,
   warmUp,
+  workerGap,
 } from './measure.js';
 
 const tasksModule = new URL('./tasks.js', import.meta.url);
@@ -55,6 +56,7 @@ const defaultN = {
   'payload-objects': 50,
   'max-tasks-1': 200,
   'naive-2-lanes': 200,
+  'worker-gap': 100,
   'naive-1-lane': 200,
   'idle-rss': 1,
   'imap-1m': 1_000_000,
@@ -109,6 +111,16 @@ const forkpoolCases = {
     }),
   // n tasks of about 5 ms of CPU, one task per chunk, against the same tasks run serially here.
   cpu: (n) => withPool((pool) => cpuSpeedup(n, burn, (seeds) => pool.map(burn, seeds, { chunksize: 1 }))),
+  // n tasks of about 5 ms on a pool of one worker, which it is sent ahead: the time between two.
+  'worker-gap': async (n) => {
+    const pool = new Pool({ processes: 1, module: tasksModule });
+    try {
+      await pool.apply(workerId);
+      return await workerGap(n, burn, burnIterations, (tasks) => pool.starmap(timedBurn, tasks, { chunksize: 1 }));
+    } finally {
+      await pool.terminate();
+    }
+  },
   ...Object.fromEntries(
     Object.entries(payloadWorkloads).map(([workload, kind]) => [
       workload,
@@ -221,6 +233,31 @@ function rawPipelined(children, setHandler, count, valueOf = (i) => i) {
   });
 }
 
+/** Message i carries `tasks[i]`; `child` gets the next one as it answers, two ahead; resolves with the replies in order. */
+function twoAhead(child, setHandler, tasks) {
+  return new Promise((resolve) => {
+    const values = new Array(tasks.length);
+    let received = 0;
+    let sent = 0;
+    const sendNext = () => {
+      if (sent < tasks.length) {
+        child.send({ id: sent, value: tasks[sent] });
+        sent++;
+      }
+    };
+    setHandler((message) => {
+      values[message.id] = message.value;
+      if (++received === tasks.length) {
+        resolve(values);
+      } else {
+        sendNext();
+      }
+    });
+    sendNext();
+    sendNext();
+  });
+}
+
 /** One message in flight per child: a child gets the next message when it answers the last. */
 function rawOneInFlight(children, setHandler, count) {
   return new Promise((resolve) => {
@@ -320,6 +357,14 @@ function rawCases(serialization) {
         (children, setHandler) =>
           cpuSpeedup(n, burn, (seeds) => rawPipelined(children, setHandler, seeds.length, (i) => seeds[i])),
         'burn',
+      ),
+    // The same on the first child alone, kept two messages ahead (raw-echo-child.js `timed-burn`).
+    'worker-gap': (n) =>
+      withEchoChildren(
+        serialization,
+        (children, setHandler) =>
+          workerGap(n, burn, burnIterations, (tasks) => twoAhead(children[0], setHandler, tasks)),
+        'timed-burn',
       ),
     // Fork both children, one message to the first and its answer, kill both and see them exit.
     startup: (n) =>

@@ -214,6 +214,30 @@ export async function cpuSpeedup(n, burn, run) {
   };
 }
 
+/**
+ * What one worker spends between two tasks, seen from inside it: `run(tasks)` runs the n
+ * tasks `[seed, iterations]` of tasks.js `timedBurn` (about 5 ms each) on one worker, the
+ * next task always sent before the one running ends, and resolves with their results in
+ * order. The figure is the time from one task's end to the next one's start, by the
+ * worker's clock, per task: answering, reading the next task and starting it. Every value
+ * must be `burn`'s.
+ */
+export async function workerGap(n, burn, iterations, run) {
+  const tasks = Array.from({ length: n }, (_, i) => [i + 1, iterations]);
+  const results = await run(tasks);
+  let gapsMs = 0;
+  for (let i = 1; i < results.length; i++) {
+    gapsMs += results[i][1] - results[i - 1][2];
+  }
+  const ok = results.length === n && results.every(([value], i) => value === burn(i + 1, iterations));
+  return {
+    value: (gapsMs / (n - 1)) * 1000,
+    unit: 'µs between tasks',
+    higherIsBetter: false,
+    check: { ok, count: results.length },
+  };
+}
+
 // ── memory workloads: idle worker RSS, parent peak RSS growth ───────────────────────────
 
 const mebibyte = 1 << 20;

@@ -11,10 +11,13 @@
  * - `burn`: answers every message `{ id, value }` with `{ id, value: burn(value) }`, the
  *   CPU workload's task (tasks.js), except the warm-up message (id -1), which it answers
  *   as `double` does: the pool's workers are warmed with `double`, so that `burn` starts
- *   cold in both.
+ *   cold in both;
+ * - `timed-burn`: answers every message `{ id, value: [seed, iterations] }` with
+ *   `{ id, value: timedBurn(seed, iterations) }` (the `worker-gap` workload), except the
+ *   warm-up message, which it answers as `double` does.
  */
 const mode = process.argv[2] ?? 'double';
-const { burn } = mode === 'burn' ? await import('./tasks.js') : {};
+const { burn, timedBurn } = mode === 'burn' || mode === 'timed-burn' ? await import('./tasks.js') : {};
 
 if (mode === 'double') {
   process.on('message', (message) => {
@@ -32,6 +35,10 @@ if (mode === 'double') {
   process.on('message', (message) => {
     process.send({ id: message.id, value: message.id === -1 ? message.value * 2 : burn(message.value) });
   });
+} else if (mode === 'timed-burn') {
+  process.on('message', (message) => {
+    process.send({ id: message.id, value: message.id === -1 ? message.value * 2 : timedBurn(...message.value) });
+  });
 } else {
-  throw new Error(`Unknown mode ${mode}; expected double, echo, once or burn`);
+  throw new Error(`Unknown mode ${mode}; expected double, echo, once, burn or timed-burn`);
 }

@@ -45,3 +45,13 @@ export function burn(seed, iterations = burnIterations) {
   }
   return x;
 }
+
+/**
+ * `burn(seed, iterations)`, and when it started and ended by this process's clock, in
+ * milliseconds since the epoch: `[value, startedAt, endedAt]` (the `worker-gap` workload).
+ */
+export function timedBurn(seed, iterations) {
+  const startedAt = performance.timeOrigin + performance.now();
+  const value = burn(seed, iterations);
+  return [value, startedAt, performance.timeOrigin + performance.now()];
+}
