@@ -233,40 +233,18 @@ function rawPipelined(children, setHandler, count, valueOf = (i) => i) {
   });
 }
 
-/** Message i carries `tasks[i]`; `child` gets the next one as it answers, two ahead; resolves with the replies in order. */
-function twoAhead(child, setHandler, tasks) {
-  return new Promise((resolve) => {
-    const values = new Array(tasks.length);
-    let received = 0;
-    let sent = 0;
-    const sendNext = () => {
-      if (sent < tasks.length) {
-        child.send({ id: sent, value: tasks[sent] });
-        sent++;
-      }
-    };
-    setHandler((message) => {
-      values[message.id] = message.value;
-      if (++received === tasks.length) {
-        resolve(values);
-      } else {
-        sendNext();
-      }
-    });
-    sendNext();
-    sendNext();
-  });
-}
-
-/** One message in flight per child: a child gets the next message when it answers the last. */
-function rawOneInFlight(children, setHandler, count) {
+/**
+ * `perChild` messages in flight per child: a child gets the next message when it answers
+ * one. Message i carries `valueOf(i)`; resolves with the replies in input order.
+ */
+function rawInFlight(children, setHandler, count, perChild = 1, valueOf = (i) => i) {
   return new Promise((resolve) => {
     const values = new Array(count);
     let received = 0;
     let next = 0;
     const sendNext = (child) => {
       if (next < count) {
-        child.send({ id: next, value: next });
+        child.send({ id: next, value: valueOf(next) });
         next++;
       }
     };
@@ -278,7 +256,9 @@ function rawOneInFlight(children, setHandler, count) {
         sendNext(child);
       }
     });
-    children.forEach(sendNext);
+    for (let i = 0; i < perChild; i++) {
+      children.forEach(sendNext);
+    }
   });
 }
 
@@ -345,7 +325,7 @@ function rawCases(serialization) {
       ),
     'one-in-flight': (n) =>
       withEchoChildren(serialization, (children, setHandler) =>
-        throughput(n, (count) => rawOneInFlight(children, setHandler, count)),
+        throughput(n, (count) => rawInFlight(children, setHandler, count)),
       ),
     'round-trip': (n) =>
       withEchoChildren(serialization, (children, setHandler) => roundTrip(n, alternatingCalls(children, setHandler))),
@@ -363,7 +343,9 @@ function rawCases(serialization) {
       withEchoChildren(
         serialization,
         (children, setHandler) =>
-          workerGap(n, burn, burnIterations, (tasks) => twoAhead(children[0], setHandler, tasks)),
+          workerGap(n, burn, burnIterations, (tasks) =>
+            rawInFlight([children[0]], setHandler, tasks.length, 2, (i) => tasks[i]),
+          ),
         'timed-burn',
       ),
     // Fork both children, one message to the first and its answer, kill both and see them exit.
