@@ -119,8 +119,9 @@ const maxDirectWrite = 16 * 1024;
  * before it is still waiting in the stream; what the socket does not take at once follows
  * through the stream. Returns false, having written nothing, for any other frame.
  */
-function writeDirect([line, ...binary]: readonly [string, ...Uint8Array[]]): boolean {
-  if (!directIo || binary.length > 0 || line.length > maxDirectWrite || channel.writableLength > 0) {
+function writeDirect(frame: readonly [string, ...Uint8Array[]]): boolean {
+  const line = frame[0];
+  if (!directIo || frame.length > 1 || line.length > maxDirectWrite || channel.writableLength > 0) {
     return false;
   }
   const bytes = Buffer.from(line);
@@ -360,6 +361,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown]): undefined {
+  lastRunMs = performance.now() - runStartedAt;
   const failure: TaskFailure | undefined =
     thrown.length > 0 ? { kind: 'thrown', error: toErrorObject(thrown[0]) } : undefined;
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
@@ -381,6 +383,5 @@ function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown])
     );
   }
   runningTaskId = null;
-  lastRunMs = performance.now() - runStartedAt;
   return undefined;
 }
