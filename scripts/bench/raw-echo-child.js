@@ -10,8 +10,8 @@
  *   as a pool worker with `maxTasksPerChild: 1` does (the naive max-tasks loops);
  * - `burn`: answers every message `{ id, value }` with `{ id, value: burn(value) }`, the
  *   CPU workload's task (tasks.js), except the warm-up message (id -1), which it answers
- *   as `double` does: the pool's workers are warmed with `double`, so that `burn` starts
- *   cold in both;
+ *   as `double` does: the pools' workers are warmed with another function (tasks.js
+ *   `workerId`), so that `burn` starts cold in both;
  * - `timed-burn`: answers every message `{ id, value: [seed, iterations] }` with
  *   `{ id, value: timedBurn(seed, iterations) }` (the `worker-gap` workload), except the
  *   warm-up message, which it answers as `double` does.
