@@ -42,7 +42,8 @@ const echoChild = fileURLToPath(new URL('./raw-echo-child.js', import.meta.url))
 const idleWarmUpRounds = 10;
 
 /**
- * Default sizes: 20k tiny tasks, 2,000 round trips (after 2,000 warm-up calls), each throughput workload 5 timed passes after an untimed one, 9 pool
+ * Default sizes: 20k tiny tasks, 2,000 round trips (after 2,000 warm-up calls), each
+ * throughput workload at least 5 timed passes and 250 ms after an untimed one, 9 pool
  * lifetimes, 200 CPU tasks, 50 payload round trips (after 5 warm-up), 200 tasks of one
  * child each, a million `imap` items.
  */
