@@ -41,10 +41,20 @@ const queue: TaskMessage[] = [];
 let draining = false;
 /** The task running now, if any: told to the pool if this process is about to die. */
 let runningTaskId: number | null = null;
-/** When the task running now started (`performance.now()`). */
+/** When the task running now started (`nowMs()`). */
 let runStartedAt = 0;
 /** How long the task answered last ran, until `readWaiting` looks at the channel for it. */
 let lastRunMs = 0;
+
+/**
+ * Milliseconds by the monotonic clock, from an arbitrary origin. Not `performance.now()`:
+ * the first use of `performance` loads Node's perf_hooks modules, about a millisecond of
+ * every worker's start that `process.hrtime()` does not cost.
+ */
+function nowMs(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
 
 function hasDataChannel(): boolean {
   try {
@@ -191,12 +201,12 @@ const maxExitWriteMs = 1000;
 
 /** `writeSync` to the channel until all of `data` is written (the socket is non-blocking). */
 function writeAll(data: Uint8Array): void {
-  const deadline = performance.now() + maxExitWriteMs;
+  const deadline = nowMs() + maxExitWriteMs;
   for (let offset = 0; offset < data.length;) {
     try {
       offset += writeSync(workerChannelFd, data, offset);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || performance.now() > deadline) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || nowMs() > deadline) {
         throw error;
       }
     }
@@ -321,7 +331,7 @@ function drain(): void {
 /** Runs one chunk; returns a promise only if a task function returned one. */
 function run(task: TaskMessage): Promise<void> | undefined {
   runningTaskId = task.id;
-  runStartedAt = performance.now();
+  runStartedAt = nowMs();
   const values: unknown[] = [];
   let fn: TaskFn;
   let items: unknown[];
@@ -361,7 +371,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown]): undefined {
-  lastRunMs = performance.now() - runStartedAt;
+  lastRunMs = nowMs() - runStartedAt;
   const failure: TaskFailure | undefined =
     thrown.length > 0 ? { kind: 'thrown', error: toErrorObject(thrown[0]) } : undefined;
   const retire = --tasksLeft === 0 ? () => process.exit(0) : undefined;
