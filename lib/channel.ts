@@ -17,6 +17,11 @@
  * lib/payload.ts) travels in the binary part, its place in the JSON holding
  * `{ "encoded": [offset, length] }` (or `"numbers"`) into that part. A message has at most
  * one such property.
+ *
+ * A tentative frame, `?JSON\n` (no binary part), carries messages sent before the sender
+ * finished checking that JSON carries them exactly (`packEarly` in lib/payload.ts). The
+ * reader parses it and holds its messages until the next frame: `!\n` confirms them;
+ * any other frame replaces them (with their V8-serialized version, or with nothing, `[]`).
  */
 /** The worker's end of the channel. */
 export const workerChannelFd = 4;
@@ -27,6 +32,11 @@ export class FrameError extends Error {
 }
 
 const newline = 0x0a;
+const tentativeMark = 0x3f; // '?'
+const confirmMark = 0x21; // '!'
+
+/** The frame that confirms the tentative frame before it. */
+export const confirmLine = '!\n';
 
 /** The kinds of bytes a message's property can carry in the binary part. */
 type BinaryKind = 'encoded' | 'numbers';
@@ -51,9 +61,10 @@ const isPlace = (part: unknown): boolean =>
 
 /**
  * The frame for `messages`: its line of text, then its binary parts, if any (left as
- * they are rather than copied, for a writer to write one after the other).
+ * they are rather than copied, for a writer to write one after the other). A `tentative`
+ * frame is one line; its messages must have no binary parts.
  */
-export function encodeFrame(messages: readonly object[]): [string, ...Uint8Array[]] {
+export function encodeFrame(messages: readonly object[], tentative = false): [string, ...Uint8Array[]] {
   let blobs: Uint8Array[] | undefined;
   let binaryLength = 0;
   let list = messages;
@@ -76,6 +87,12 @@ export function encodeFrame(messages: readonly object[]): [string, ...Uint8Array
     }
   }
   const json = JSON.stringify(list);
+  if (tentative) {
+    if (blobs !== undefined) {
+      throw new Error('A tentative frame cannot have binary parts');
+    }
+    return [`?${json}\n`];
+  }
   return blobs === undefined ? [`${json}\n`] : [`${binaryLength}${json}\n`, ...blobs];
 }
 
@@ -128,6 +145,8 @@ export class FrameReader {
   #buffered = 0;
   /** A frame whose line is read, waiting for `binaryLength` bytes. */
   #waiting: { messages: unknown[]; binaryLength: number } | undefined;
+  /** The messages of a tentative frame, waiting for the next frame to confirm or replace them. */
+  #held: unknown[] | undefined;
 
   constructor(onMessage: (message: unknown) => void, onFrameEnd?: () => void) {
     this.#onMessage = onMessage;
@@ -160,9 +179,21 @@ export class FrameReader {
       if (end === -1) {
         break;
       }
-      let jsonStart = offset;
+      const held = this.#held;
+      this.#held = undefined;
+      if (data[offset] === confirmMark && end === offset + 1) {
+        if (held === undefined) {
+          throw new FrameError('a confirmation with no tentative frame before it');
+        }
+        offset = end + 1;
+        this.#deliver(held, undefined);
+        continue;
+      }
+      // Any other frame replaces the held messages, if any.
+      const tentative = data[offset] === tentativeMark;
+      let jsonStart = tentative ? offset + 1 : offset;
       let binaryLength = 0;
-      for (let byte = data[jsonStart]!; byte >= 0x30 && byte <= 0x39; byte = data[++jsonStart]!) {
+      for (let byte = data[jsonStart]!; !tentative && byte >= 0x30 && byte <= 0x39; byte = data[++jsonStart]!) {
         binaryLength = binaryLength * 10 + byte - 0x30;
       }
       let messages: unknown;
@@ -175,7 +206,9 @@ export class FrameReader {
         throw new FrameError('a frame holds an array of messages');
       }
       offset = end + 1;
-      if (binaryLength === 0) {
+      if (tentative) {
+        this.#held = messages;
+      } else if (binaryLength === 0) {
         this.#deliver(messages, undefined);
       } else if (offset + binaryLength <= data.length) {
         this.#deliver(messages, data.subarray(offset, offset + binaryLength));

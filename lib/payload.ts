@@ -60,31 +60,54 @@ const maxJsonValues = 100_000;
  * is used, past `maxJsonValues` values.
  */
 export function isJsonExact(list: readonly unknown[], ownedLevels = 1): boolean {
+  return check(list, ownedLevels, maxJsonValues) === true;
+}
+
+/**
+ * `isJsonExact`, looking at no more than `limit` values: `undefined` when the list has
+ * more and the first `limit` pass. `onProgress` is called after every `progressEvery` values.
+ */
+function check(
+  list: readonly unknown[],
+  ownedLevels: number,
+  limit: number,
+  onProgress?: () => void,
+): boolean | undefined {
   // A getter read by the check may itself pack a value (submit a task): keep the outer
   // check's state and give it back after.
   const outerBudget = budget;
   const outerOwned = owned;
   const outerSeen = seen;
-  budget = maxJsonValues;
+  const outerProgress = progress;
+  budget = limit;
   owned = ownedLevels;
   seen = undefined;
+  progress = onProgress;
   try {
-    return exact(list, 0);
+    const exactList = exact(list, 0);
+    return exactList || budget >= 0 ? exactList : undefined;
   } finally {
     budget = outerBudget;
     owned = outerOwned;
     seen = outerSeen;
+    progress = outerProgress;
   }
 }
 
-// The state of the check under way (see isJsonExact).
+// The state of the check under way (see check).
 let budget = 0;
 let owned = 0;
 let seen: Set<object> | undefined;
+let progress: (() => void) | undefined;
+/** How often, in values, the check calls its `onProgress`: a power of 2. */
+const progressEvery = 4096;
 
 function exact(value: unknown, level: number): boolean {
   if (--budget < 0) {
     return false;
+  }
+  if ((budget & (progressEvery - 1)) === 0 && progress !== undefined) {
+    progress();
   }
   switch (typeof value) {
     case 'string':
@@ -144,15 +167,64 @@ function exactObject(value: object, level: number): boolean {
  * list of argument lists, spread into each call: 2), which need no check for sharing.
  */
 export function pack(list: readonly unknown[], ownedLevels = 1): Packed {
+  return packNumbers(list) ?? (isJsonExact(list, ownedLevels) ? { plain: list as unknown[] } : encode(list));
+}
+
+/**
+ * A list whose first `checkFirst` values JSON carries exactly, and which has more:
+ * `packEarly` leaves the rest of the check until it has been sent (see `settle`).
+ */
+export interface Unchecked {
+  readonly unchecked: unknown[];
+  readonly ownedLevels: number;
+}
+
+/**
+ * How many values `packEarly` checks before a list leaves. A longer list whose first
+ * values pass goes as JSON before the check has seen the rest: the receiver parses it
+ * while the sender finishes the check, a few milliseconds for a list of thousands of
+ * objects, which would otherwise come before any of it left.
+ */
+export const checkFirst = 4096;
+
+/**
+ * `pack`, except for a list of more than `checkFirst` values whose first values JSON
+ * carries exactly: that one comes back `Unchecked`, for the caller to send as JSON in a
+ * tentative frame (lib/channel.ts) and then to `settle`.
+ */
+export function packEarly(list: readonly unknown[], ownedLevels = 1): Packed | Unchecked {
+  const numbers = packNumbers(list);
+  if (numbers !== undefined) {
+    return numbers;
+  }
+  const exactList = check(list, ownedLevels, checkFirst);
+  if (exactList === undefined) {
+    return { unchecked: list as unknown[], ownedLevels };
+  }
+  return exactList ? { plain: list as unknown[] } : encode(list);
+}
+
+/**
+ * What an `Unchecked` list packs to, checked whole: `{ plain }` when JSON carried it
+ * exactly (the tentative frame stands), else V8's bytes (the frame must be replaced).
+ * Throws what structured clone throws. `onProgress` is called every few thousand values,
+ * for the caller to write more of the frame meanwhile.
+ */
+export function settle({ unchecked, ownedLevels }: Unchecked, onProgress?: () => void): Packed {
+  return check(unchecked, ownedLevels, maxJsonValues, onProgress) === true ? { plain: unchecked } : encode(unchecked);
+}
+
+function packNumbers(list: readonly unknown[]): Packed | undefined {
   if (list.length >= minNumbers && typeof list[0] === 'number') {
     const numbers = float64s(list);
     if (numbers !== undefined) {
       return { numbers };
     }
   }
-  if (isJsonExact(list, ownedLevels)) {
-    return { plain: list as unknown[] };
-  }
+  return undefined;
+}
+
+function encode(list: readonly unknown[]): Packed {
   const serializer = new DefaultSerializer();
   serializer.writeHeader();
   serializer.writeValue(list);
