@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { Pool, SerializationError } from '../lib/index.js';
+import { checkFirst } from '../lib/payload.js';
 import { fixture } from './helpers/fixtures.js';
 import { expectNoLeakedWorkers } from './helpers/processes.js';
 import { errorOf } from './helpers/errors.js';
@@ -186,6 +187,125 @@ describe('structured clone round trip (argument to the worker and back)', () => 
         // … and back in the parent.
         expect(layout((await pool.apply('echo', [view])) as ArrayBufferView)).toEqual(own);
       }
+    });
+  });
+});
+
+// A result of more values than the worker checks before sending it leaves as JSON at
+// once, and is confirmed, or replaced by its V8-serialized version, once the whole check is
+// done (packEarly in lib/payload.ts, tentative frames in lib/channel.ts).
+describe('a long result, sent before its check is over', () => {
+  /** `count` records, then each of `last`, as the worker makes them (`'shared'`: the first record again). */
+  const records = (count: number, last: unknown[]): unknown[] => {
+    const list: unknown[] = Array.from({ length: count }, (_, i) => ({ id: i, tags: ['a', 'b'] }));
+    for (const value of last) {
+      list.push(value === 'shared' ? list[0] : value);
+    }
+    return list;
+  };
+  const count = checkFirst; // 4 values each: well past checkFirst values in all
+
+  test('comes back equal when JSON carries it exactly, by apply and by map', async () => {
+    await withPool(async (pool) => {
+      await expect(pool.apply(records, [count, []])).resolves.toEqual(records(count, []));
+      const items = Array.from({ length: count }, (_, i) => i);
+      await expect(pool.map((i: number) => ({ i, tags: ['a'] }), items, { chunksize: count })).resolves.toEqual(
+        items.map((i) => ({ i, tags: ['a'] })),
+      );
+    });
+  });
+
+  test('keeps what JSON would lose past the first values: undefined, a Date, a BigInt, a shared reference', async () => {
+    await withPool(async (pool) => {
+      for (const last of [[undefined], [new Date(0)], [1n], ['shared']]) {
+        const result = (await pool.apply(records, [count, last])) as unknown[];
+        expect(result).toEqual(records(count, last));
+        if (last[0] === 'shared') {
+          expect(result.at(-1)).toBe(result[0]);
+        }
+      }
+      // Such a result among long ones, by map: each comes back in its place.
+      const lasts = [[], [undefined], [], ['shared']];
+      const results = (await pool.starmap(
+        (last: unknown[], n: number) => {
+          const list: unknown[] = Array.from({ length: n }, (_, i) => ({ id: i }));
+          return [...list, ...last.map((value) => (value === 'shared' ? list[0] : value))];
+        },
+        lasts.map((last) => [last, count] as [unknown[], number]),
+        { chunksize: 1 },
+      )) as unknown[][];
+      expect(results.map((result) => result.length)).toEqual([count, count + 1, count, count + 1]);
+      expect(results[1]!.at(-1)).toBeUndefined();
+      expect(results[3]!.at(-1)).toBe(results[3]![0]);
+    });
+  });
+
+  test('a value that cannot be cloned past the first values rejects its task only; the worker goes on', async () => {
+    await withPool(async (pool) => {
+      const pid = await pool.apply('pid');
+      const error = await errorOf(
+        pool.apply((n: number) => [...Array.from({ length: n }, (_, i) => ({ i })), () => n], [count]),
+      );
+      expect(error).toBeInstanceOf(SerializationError);
+      expect(error).toMatchObject({ direction: 'result' });
+      await expect(pool.apply(records, [count, []])).resolves.toHaveLength(count);
+      await expect(pool.apply('pid')).resolves.toBe(pid);
+    });
+  });
+
+  test('is delivered before a worker with maxTasksPerChild 1 leaves', async () => {
+    const pool = new Pool<Tasks>({ processes: 1, module, maxTasksPerChild: 1 });
+    try {
+      const results = await Promise.all([0, 1, 2].map(() => pool.apply(records, [count, ['shared']])));
+      for (const result of results as unknown[][]) {
+        expect(result).toHaveLength(count + 1);
+        expect(result.at(-1)).toBe(result[0]);
+      }
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
+
+// The same for a long argument, sent by the pool.
+describe('a long argument, sent before its check is over', () => {
+  const records = (count: number): unknown[] => Array.from({ length: count }, (_, i) => ({ id: i, tags: ['a', 'b'] }));
+  const count = checkFirst;
+
+  test('arrives equal, and keeps what JSON would lose past the first values', async () => {
+    await withPool(async (pool) => {
+      const list = records(count);
+      await expect(pool.apply('echo', [list])).resolves.toEqual(list);
+      for (const last of [undefined, new Date(0), 1n, 'shared']) {
+        const withLast = [...list, last === 'shared' ? list[0] : last];
+        const back = (await pool.apply('echo', [withLast])) as unknown[];
+        expect(back).toEqual(withLast);
+        if (last === 'shared') {
+          expect(back.at(-1)).toBe(back[0]);
+        }
+      }
+    });
+  });
+
+  test('one that cannot be cloned past the first values rejects its call only, sent among others', async () => {
+    await withPool(async (pool) => {
+      const pid = await pool.apply('pid');
+      const bad = [...records(count), () => 1];
+      const calls = [
+        pool.apply('echo', [1]),
+        pool.apply('echo', [bad]),
+        pool.apply('echo', [records(count)]),
+        pool.apply('echo', [2]),
+      ];
+      const [first, second, third, fourth] = await Promise.allSettled(calls);
+      expect(first).toEqual({ status: 'fulfilled', value: 1 });
+      expect(second).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'ERR_SERIALIZATION', direction: 'argument' },
+      });
+      expect(third).toEqual({ status: 'fulfilled', value: records(count) });
+      expect(fourth).toEqual({ status: 'fulfilled', value: 2 });
+      await expect(pool.apply('pid')).resolves.toBe(pid);
     });
   });
 });

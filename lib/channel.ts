@@ -23,6 +23,8 @@
  * reader parses it and holds its messages until the next frame: `!\n` confirms them;
  * any other frame replaces them (with their V8-serialized version, or with nothing, `[]`).
  */
+import { writeSync } from 'node:fs';
+
 /** The worker's end of the channel. */
 export const workerChannelFd = 4;
 
@@ -113,6 +115,103 @@ export function writeFrame(
   written?: (error?: Error | null) => void,
 ): void {
   writeEncoded(sink, encodeFrame(messages), written);
+}
+
+/** What `writeEarly` writes to: a sink that says how much it holds not yet written. */
+export interface EarlySink extends FrameSink {
+  readonly writableLength: number;
+}
+
+/** Whether `writeEarly` has written part of a frame straight to a descriptor, and not the rest. */
+let midFrame = false;
+
+/** Whether nothing may be written straight to a channel's descriptor now, as `writeEarly` is in the middle of a frame. */
+export function isMidFrame(): boolean {
+  return midFrame;
+}
+
+/**
+ * Writes `messages`, one of which carries a list as JSON before its check is over
+ * (`packEarly` in lib/payload.ts), in a tentative frame, then calls `settle` to finish the
+ * check: the reader parses the frame meanwhile. `settle` returns `undefined` when JSON
+ * carries the list exactly, and the frame is confirmed, or else the messages to send
+ * instead, which replace it. What `settle` throws, `writeEarly` throws, having withdrawn
+ * the frame (replaced it with a frame of no messages).
+ *
+ * With `fd`, the descriptor of `sink` (a non-blocking socket), and nothing waiting in
+ * `sink`, the frame is written straight to the descriptor, as much as the socket takes,
+ * and more each time `settle` calls its `onProgress` (every few thousand values), as the
+ * reader makes room; the stream would write only after the check. `written` is called
+ * once the last frame is written, or has failed to be.
+ */
+export function writeEarly(
+  sink: EarlySink,
+  fd: number | undefined,
+  messages: readonly object[],
+  settle: (onProgress?: () => void) => readonly object[] | undefined,
+  written?: (error?: Error | null) => void,
+): void {
+  let line: string;
+  try {
+    [line] = encodeFrame(messages, true);
+  } catch (error) {
+    // JSON refuses the list (a BigInt, a cycle …), so the check does too.
+    writeFrame(sink, settle() ?? rethrow(error), written);
+    return;
+  }
+  const bytes = Buffer.from(line);
+  let sent = 0;
+  let writeMore: (() => void) | undefined;
+  if (fd !== undefined && sink.writableLength === 0 && !midFrame) {
+    writeMore = () => {
+      sent += writeSome(fd, bytes, sent);
+    };
+    writeMore();
+    midFrame = sent < bytes.length;
+  }
+  const finishFrame = (): void => {
+    midFrame = false;
+    if (sent < bytes.length) {
+      sink.write(sent === 0 ? bytes : bytes.subarray(sent));
+    }
+  };
+  if (writeMore === undefined) {
+    finishFrame(); // all through the stream, before the check
+  }
+  let replacement: readonly object[] | undefined;
+  try {
+    replacement = settle(writeMore);
+  } catch (error) {
+    finishFrame();
+    writeFrame(sink, []);
+    throw error;
+  }
+  finishFrame();
+  if (replacement === undefined) {
+    sink.write(confirmLine, written);
+  } else {
+    writeFrame(sink, replacement, written);
+  }
+}
+
+function rethrow(error: unknown): never {
+  throw error;
+}
+
+/**
+ * Writes to `fd` what it takes of `bytes` from `offset` at once; returns how many bytes
+ * that was. A descriptor that fails otherwise than by being full counts as having taken
+ * all: its stream meets the same failure and reports it.
+ */
+function writeSome(fd: number, bytes: Uint8Array, offset: number): number {
+  if (offset >= bytes.length) {
+    return 0;
+  }
+  try {
+    return writeSync(fd, bytes, offset);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EAGAIN' ? 0 : bytes.length - offset;
+  }
 }
 
 /** Writes a frame `encodeFrame` made, as `writeFrame` does. */

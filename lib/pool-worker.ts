@@ -11,7 +11,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
-import { FrameError, FrameReader, writeFrame, workerChannelFd, type FrameSink } from './channel.js';
+import { FrameError, FrameReader, writeEarly, writeFrame, workerChannelFd, type EarlySink } from './channel.js';
 import {
   isFromWorker,
   type FnRef,
@@ -20,15 +20,25 @@ import {
   type TaskMessage,
   type ToWorker,
 } from './messages.js';
-import { pack } from './payload.js';
+import { packEarly, settle, type Packed, type Unchecked } from './payload.js';
 import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
 import type { ExitReason } from './pool-stats.js';
 
 /** The pool's end of a worker's data channel (`lib/channel.ts`): a socket. Emits `'data'`, `'close'`, `'error'`. */
-export interface ChannelLike extends EventEmitter, FrameSink {
+export interface ChannelLike extends EventEmitter, EarlySink {
   ref(): void;
   unref(): void;
+}
+
+/**
+ * The descriptor of a channel's socket, for `writeEarly` to write to directly, if Node.js
+ * shows it: `_handle.fd`, which it does not document (on Windows a named pipe has none).
+ * Without it, a long list goes through the stream, after its check.
+ */
+function descriptorOf(channel: ChannelLike): number | undefined {
+  const fd = (channel as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /** The part of `ChildProcess` the pool uses; unit tests pass a fake. */
@@ -122,6 +132,7 @@ export class PoolWorker {
   dyingDuring: number | null | undefined;
   readonly #child: ChildLike;
   readonly #channel: ChannelLike | undefined;
+  readonly #channelFd: number | undefined;
   readonly #listener: WorkerListener;
   readonly #knownFunctions = new Set<number>();
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -140,6 +151,7 @@ export class PoolWorker {
     this.#listener = listener;
     const channel = child.stdio[workerChannelFd] as ChannelLike | null | undefined;
     this.#channel = channel ?? undefined;
+    this.#channelFd = channel ? descriptorOf(channel) : undefined;
     if (channel) {
       const reader = new FrameReader(
         (message) => {
@@ -210,9 +222,16 @@ export class PoolWorker {
     // Calls of one argument each (every `map`, most `apply`s): the arguments travel
     // alone, not wrapped in lists.
     const lone = task.single === true ? chunk : loneArguments(chunk as readonly unknown[][]);
-    const packed = lone === undefined ? pack(chunk, 2) : pack(lone, 1);
+    const packed = lone === undefined ? packEarly(chunk, 2) : packEarly(lone, 1);
     const outbox = this.#outbox;
-    if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
+    if ('unchecked' in packed) {
+      this.#sendEarly(
+        lone === undefined
+          ? { type: 'task', id: task.id, fn: ref }
+          : { type: 'task', id: task.id, fn: ref, single: true },
+        packed,
+      );
+    } else if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
       this.#batch(outbox, task.fn, ref, task.id, packed.plain, lone !== undefined);
     } else {
       const message: TaskMessage =
@@ -306,6 +325,31 @@ export class PoolWorker {
       this.#write([message]);
     } else {
       this.#outbox.push(message);
+    }
+  }
+
+  /**
+   * Sends a task whose chunk is long (`Unchecked`): as JSON at once, then checked while the
+   * worker reads it (`writeEarly`), after what is held back. Throws what structured clone
+   * throws (the worker then drops the task unread).
+   */
+  #sendEarly(message: Omit<TaskMessage, 'chunk'>, chunk: Unchecked): void {
+    const corked = this.#outbox !== undefined;
+    this.uncork();
+    try {
+      const replace = (packed: Packed): readonly ToWorker[] | undefined =>
+        'plain' in packed ? undefined : [{ ...message, chunk: packed }];
+      if (this.#channel === undefined) {
+        settle(chunk); // no worker to send to, but the same error for what cannot be cloned
+      } else {
+        writeEarly(this.#channel, this.#channelFd, [{ ...message, chunk: { plain: chunk.unchecked } }], (onProgress) =>
+          replace(settle(chunk, onProgress)),
+        );
+      }
+    } finally {
+      if (corked) {
+        this.cork();
+      }
     }
   }
 

@@ -17,8 +17,8 @@ import { inspect } from 'node:util';
 import { isCloneable, toErrorObject } from './error-object.js';
 import { compileSource } from '../lib/compile-source.js';
 import { currentProcess, setWorkerIdentity } from '../lib/current-process.js';
-import { FrameReader, confirmLine, encodeFrame, writeEncoded, workerChannelFd } from '../lib/channel.js';
-import { pack, packEarly, settle, unpack, type Packed, type Unchecked } from '../lib/payload.js';
+import { FrameReader, encodeFrame, isMidFrame, writeEarly, writeEncoded, workerChannelFd } from '../lib/channel.js';
+import { pack, packEarly, settle, unpack } from '../lib/payload.js';
 import {
   assertNever,
   isToWorker,
@@ -26,7 +26,6 @@ import {
   type FnRef,
   type FromWorker,
   type InitMessage,
-  type ResultMessage,
   type TaskFailure,
   type TaskMessage,
 } from '../lib/messages.js';
@@ -99,24 +98,20 @@ process.on('uncaughtException', (error, origin) => {
  * a failed write means the parent is gone, and its 'disconnect' ends this process.
  */
 function send(message: FromWorker, then?: () => void): void {
-  writeFrame(encodeFrame([message]), then);
-}
-
-/** Writes an encoded frame, as `send` does. */
-function writeFrame(frame: [string, ...Uint8Array[]], then?: () => void): void {
+  const frame = encodeFrame([message]);
   if (then === undefined && writeDirect(frame)) {
     return;
   }
-  writeEncoded(
-    channel,
-    frame,
-    then &&
-      ((error) => {
-        if (error == null) {
-          then();
-        }
-      }),
-  );
+  writeEncoded(channel, frame, then && whenWritten(then));
+}
+
+/** A write's callback that calls `then` once the write has succeeded. */
+function whenWritten(then: () => void): (error?: Error | null) => void {
+  return (error) => {
+    if (error == null) {
+      then();
+    }
+  };
 }
 
 /**
@@ -154,71 +149,6 @@ function writeDirect(frame: readonly [string, ...Uint8Array[]]): boolean {
   return true;
 }
 
-/**
- * Sends a result whose values are too many to check before they leave (`packEarly`): as
- * JSON at once, in a tentative frame, then checks them while the pool reads and parses
- * that frame, and confirms it, or replaces it with the values V8's serializer gives.
- * While the check runs, more of the frame goes straight to the socket every few thousand
- * values, as the pool makes room (the stream would write only once the check is over).
- * Throws what `settle` throws, having withdrawn the tentative frame.
- */
-function sendEarly(result: Omit<ResultMessage, 'values'>, values: Unchecked, then?: () => void): void {
-  let line: string;
-  try {
-    [line] = encodeFrame([{ ...result, values: { plain: values.unchecked } }], true);
-  } catch {
-    send({ ...result, values: settle(values) }, then); // JSON refuses it (a BigInt, a cycle)
-    return;
-  }
-  const bytes = Buffer.from(line);
-  let written = 0;
-  let writeMore: (() => void) | undefined;
-  if (directIo && channel.writableLength === 0) {
-    writeMore = () => {
-      written += writeSome(bytes, written);
-    };
-    writeMore();
-  }
-  midFrame = written > 0 && written < bytes.length;
-  let packed: Packed;
-  try {
-    packed = settle(values, writeMore);
-  } catch (error) {
-    writeRest(bytes, written);
-    writeFrame(encodeFrame([])); // a frame of no messages: the tentative ones are withdrawn
-    throw error;
-  }
-  writeRest(bytes, written);
-  writeFrame(
-    'plain' in packed ? [confirmLine] : encodeFrame([{ ...result, values: packed } satisfies FromWorker]),
-    then,
-  );
-}
-
-/** Hands what `sendEarly` has not written of its frame to the stream, to write after all it holds. */
-function writeRest(bytes: Buffer, written: number): void {
-  if (written < bytes.length) {
-    channel.write(bytes.subarray(written));
-  }
-  midFrame = false;
-}
-
-/**
- * Writes what the socket takes of `bytes` from `offset` at once; returns how many bytes
- * that was. A broken channel counts as all written: the parent is gone, and the IPC
- * channel's 'disconnect' ends this process.
- */
-function writeSome(bytes: Uint8Array, offset: number): number {
-  if (offset >= bytes.length) {
-    return 0;
-  }
-  try {
-    return writeSync(workerChannelFd, bytes, offset);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EAGAIN' ? 0 : bytes.length - offset;
-  }
-}
-
 /** Tasks that ran at least this long are followed by a look at the channel (`readWaiting`). */
 const readAfterMs = 1;
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
@@ -253,10 +183,8 @@ function readWaiting(): TaskMessage | undefined {
 // running, if any. Written synchronously, straight to the socket, so that it leaves
 // before the exit; only when no earlier write is still pending, or it would cut into that one.
 let dyingSent = false;
-/** Set while `sendEarly` has written part of a frame straight to the socket, and not the rest. */
-let midFrame = false;
 function sayDying(): void {
-  if (!dyingSent && initialized && !midFrame && channel.writableLength === 0 && !channel.destroyed) {
+  if (!dyingSent && initialized && !isMidFrame() && channel.writableLength === 0 && !channel.destroyed) {
     dyingSent = true;
     try {
       const [line] = encodeFrame([{ type: 'dying', taskId: runningTaskId } satisfies FromWorker]);
@@ -451,7 +379,18 @@ function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown])
   try {
     const packed = packEarly(values);
     if ('unchecked' in packed) {
-      sendEarly({ type: 'result', id: task.id, failure, rss }, packed, retire);
+      // Long: it leaves as JSON while the check goes on (lib/channel.ts, writeEarly).
+      const result = { type: 'result', id: task.id, failure, rss } as const;
+      writeEarly(
+        channel,
+        directIo ? workerChannelFd : undefined,
+        [{ ...result, values: { plain: packed.unchecked } } satisfies FromWorker],
+        (onProgress) => {
+          const settled = settle(packed, onProgress);
+          return 'plain' in settled ? undefined : [{ ...result, values: settled } satisfies FromWorker];
+        },
+        retire && whenWritten(retire),
+      );
     } else {
       send({ type: 'result', id: task.id, values: packed, failure, rss }, retire);
     }

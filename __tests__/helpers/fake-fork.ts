@@ -29,6 +29,8 @@ export function frameBytes(messages: object[]): Buffer {
  */
 class FakeChannel extends EventEmitter implements ChannelLike {
   readonly #reader: FrameReader;
+  /** Every write is read at once: nothing waits. */
+  readonly writableLength = 0;
   constructor(sent: ToWorker[], frames: ToWorker[][]) {
     super();
     let frame: ToWorker[] = [];

@@ -3,7 +3,7 @@
  * into, every message comes out once, in order, with its V8-serialized bytes in place.
  */
 import { describe, expect, test } from '@jest/globals';
-import { FrameError, FrameReader, encodeFrame } from '../../lib/channel.js';
+import { FrameError, FrameReader, confirmLine, encodeFrame } from '../../lib/channel.js';
 import { isJsonExact, pack, unpack, type Packed } from '../../lib/payload.js';
 
 function bytesOf(messages: object[]): Buffer {
@@ -129,5 +129,61 @@ describe('frames', () => {
     expect(isJsonExact([[shared, sneaky, shared]], 2)).toBe(false);
     const [line] = encodeFrame([{ type: 'task', id: 1, chunk: pack([[shared, sneaky, shared]], 2) }]);
     expect(line).not.toContain('"plain"');
+  });
+});
+
+describe('tentative frames', () => {
+  const tentative = (messages: object[]): Buffer => Buffer.from(encodeFrame(messages, true)[0]);
+  const result = (id: number, values: unknown[]): object => ({ type: 'result', id, values: { plain: values } });
+  const ids = (messages: unknown[]): number[] => messages.map((message) => (message as { id: number }).id);
+  const sizes = [1, 5, 64, 1 << 20];
+
+  test.each(sizes)('confirmed, arrive once, at the confirmation (chunks of %i bytes)', (size) => {
+    const bytes = Buffer.concat([
+      bytesOf([result(1, [1])]),
+      tentative([result(2, [2]), result(3, [3])]),
+      Buffer.from(confirmLine),
+      bytesOf([result(4, [4])]),
+    ]);
+    const { messages, frameEnds } = read(bytes, size);
+    expect(ids(messages)).toEqual([1, 2, 3, 4]);
+    expect(frameEnds).toEqual([1, 3, 4]);
+  });
+
+  test('are held until the confirmation, not handed over when read', () => {
+    const messages: unknown[] = [];
+    const reader = new FrameReader((message) => messages.push(message));
+    reader.push(tentative([result(1, [1])]));
+    expect(messages).toEqual([]);
+    reader.push(Buffer.from(confirmLine));
+    expect(ids(messages)).toEqual([1]);
+  });
+
+  test.each(sizes)(
+    'replaced by the next frame, or withdrawn by an empty one, never arrive (chunks of %i bytes)',
+    (size) => {
+      const bytes = Buffer.concat([
+        tentative([result(1, [1])]),
+        bytesOf([{ type: 'result', id: 1, values: pack([undefined]) }]), // the replacement, V8-serialized
+        tentative([result(2, [() => 2])]),
+        bytesOf([]), // withdrawn: the task's result could not be cloned
+        bytesOf([result(3, [3])]),
+      ]);
+      const { messages } = read(bytes, size);
+      expect(ids(messages)).toEqual([1, 3]);
+      expect(unpack((messages[0] as { values: Packed }).values)).toEqual([undefined]);
+    },
+  );
+
+  test.each([
+    ['a confirmation with no tentative frame before it', confirmLine],
+    ['a second confirmation', `?[]\n${confirmLine}${confirmLine}`],
+  ])('%s is refused', (_, text) => {
+    const reader = new FrameReader(() => {});
+    expect(() => reader.push(Buffer.from(text))).toThrow(FrameError);
+  });
+
+  test('cannot carry binary parts', () => {
+    expect(() => encodeFrame([{ type: 'result', id: 1, values: pack([undefined]) }], true)).toThrow(/binary/);
   });
 });

@@ -3,7 +3,7 @@
  * structured clone gives, V8's serializer for everything else.
  */
 import { describe, expect, test } from '@jest/globals';
-import { isJsonExact, pack, unpack } from '../../lib/payload.js';
+import { checkFirst, isJsonExact, pack, packEarly, settle, unpack, type Unchecked } from '../../lib/payload.js';
 
 const shared = { x: 1 };
 const cycle: Record<string, unknown> = { name: 'cycle' };
@@ -151,5 +151,60 @@ describe('isJsonExact', () => {
     if (Array.isArray(value) && value[0] === shared) {
       expect((back[0] as unknown[])[0]).toBe(((back[0] as unknown[])[1] as { again: unknown }).again);
     }
+  });
+});
+
+describe('packEarly: a long list leaves before its check is over', () => {
+  /** A list of `count` objects of 3 values each, then `last`. */
+  const records = (count: number, ...last: unknown[]): unknown[] => [
+    ...Array.from({ length: count }, (_, i) => ({ id: i, name: `item ${i}` })),
+    ...last,
+  ];
+  const long = Math.ceil(checkFirst / 3) + 1; // records enough to pass checkFirst values
+
+  test('a short list is checked whole, as by pack', () => {
+    expect(packEarly(records(10))).toEqual({ plain: records(10) });
+    expect(Object.keys(packEarly(records(10, undefined)))).toEqual(['encoded']);
+    expect(Object.keys(packEarly(Array.from({ length: 16 }, (_, i) => i)))).toEqual(['numbers']);
+  });
+
+  test('a long list that fails early is not left unchecked', () => {
+    expect(Object.keys(packEarly([undefined, ...records(long)]))).toEqual(['encoded']);
+  });
+
+  test('a long list is left unchecked; settled, it is plain when JSON carries it exactly', () => {
+    const list = records(long);
+    const early = packEarly(list) as Unchecked;
+    expect(early).toEqual({ unchecked: list, ownedLevels: 1 });
+    expect(settle(early)).toEqual({ plain: list });
+  });
+
+  test.each([
+    ['undefined', undefined],
+    ['a shared reference', 'shared'],
+    ['a Date', new Date(0)],
+  ])('%s past the first values: settled as V8 bytes, which keep it', (_, last) => {
+    const list = records(long);
+    list.push(last === 'shared' ? list[0] : last);
+    const early = packEarly(list);
+    expect(Object.keys(early)).toEqual(['unchecked', 'ownedLevels']);
+    const settled = settle(early as Unchecked);
+    expect(Object.keys(settled)).toEqual(['encoded']);
+    const back = unpack(settled);
+    expect(back).toEqual(structuredClone(list));
+    if (last === 'shared') {
+      expect(back.at(-1)).toBe(back[0]);
+    }
+  });
+
+  test('a value structured clone refuses, past the first values: settle throws what it throws', () => {
+    const early = packEarly(records(long, () => 1)) as Unchecked;
+    expect(() => settle(early)).toThrow(/could not be cloned/);
+  });
+
+  test('settle reports progress every few thousand values, for the frame to be written meanwhile', () => {
+    let calls = 0;
+    settle(packEarly(records(4 * long)) as Unchecked, () => calls++);
+    expect(calls).toBeGreaterThanOrEqual(3);
   });
 });
