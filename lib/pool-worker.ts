@@ -34,7 +34,8 @@ export interface ChannelLike extends EventEmitter, EarlySink {
 /**
  * The descriptor of a channel's socket, for `writeEarly` to write to directly, if Node.js
  * shows it: `_handle.fd`, which it does not document (on Windows a named pipe has none).
- * Without it, a long list goes through the stream, after its check.
+ * Without it, a long list goes through the stream, after its check. Read at each use:
+ * once the socket is closed it has no handle, and its number may name another file.
  */
 function descriptorOf(channel: ChannelLike): number | undefined {
   const fd = (channel as { _handle?: { fd?: unknown } })._handle?.fd;
@@ -132,7 +133,6 @@ export class PoolWorker {
   dyingDuring: number | null | undefined;
   readonly #child: ChildLike;
   readonly #channel: ChannelLike | undefined;
-  readonly #channelFd: number | undefined;
   readonly #listener: WorkerListener;
   readonly #knownFunctions = new Set<number>();
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -151,7 +151,6 @@ export class PoolWorker {
     this.#listener = listener;
     const channel = child.stdio[workerChannelFd] as ChannelLike | null | undefined;
     this.#channel = channel ?? undefined;
-    this.#channelFd = channel ? descriptorOf(channel) : undefined;
     if (channel) {
       const reader = new FrameReader(
         (message) => {
@@ -342,8 +341,11 @@ export class PoolWorker {
       if (this.#channel === undefined) {
         settle(chunk); // no worker to send to, but the same error for what cannot be cloned
       } else {
-        writeEarly(this.#channel, this.#channelFd, [{ ...message, chunk: { plain: chunk.unchecked } }], (onProgress) =>
-          replace(settle(chunk, onProgress)),
+        writeEarly(
+          this.#channel,
+          descriptorOf(this.#channel),
+          [{ ...message, chunk: { plain: chunk.unchecked } }],
+          (onProgress) => replace(settle(chunk, onProgress)),
         );
       }
     } finally {

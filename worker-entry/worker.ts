@@ -131,7 +131,13 @@ const maxDirectWrite = 16 * 1024;
  */
 function writeDirect(frame: readonly [string, ...Uint8Array[]]): boolean {
   const line = frame[0];
-  if (!directIo || frame.length > 1 || line.length > maxDirectWrite || channel.writableLength > 0) {
+  if (
+    !directIo ||
+    frame.length > 1 ||
+    line.length > maxDirectWrite ||
+    channel.writableLength > 0 ||
+    channel.destroyed
+  ) {
     return false;
   }
   const bytes = Buffer.from(line);
@@ -383,7 +389,7 @@ function answer(task: TaskMessage, values: unknown[], ...thrown: [] | [unknown])
       const result = { type: 'result', id: task.id, failure, rss } as const;
       writeEarly(
         channel,
-        directIo ? workerChannelFd : undefined,
+        directIo && !channel.destroyed ? workerChannelFd : undefined,
         [{ ...result, values: { plain: packed.unchecked } } satisfies FromWorker],
         (onProgress) => {
           const settled = settle(packed, onProgress);
