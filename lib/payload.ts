@@ -48,19 +48,22 @@ class OwnBuffersDeserializer extends DefaultDeserializer {
  * JSON would scan them for characters to escape on both sides.
  */
 const maxJsonString = 4096;
-/** Values (objects, arrays and primitives) checked before a list is sent by V8's serializer instead. */
-const maxJsonValues = 100_000;
+/**
+ * A limit on values (objects, arrays and primitives) to check that no list reaches: a
+ * list JSON carries exactly goes as JSON whatever its size, which costs less than V8's
+ * serializer on both sides, and from `checkFirst` values on it is checked while it travels.
+ */
+const anySize = 2 ** 30;
 
 /**
  * Whether `JSON.parse(JSON.stringify(list))` gives what structured clone would: a tree
  * of plain objects (prototype `Object.prototype` or `null`) and dense arrays without
  * other own properties, holding strings (none long), booleans, `null` and finite numbers
  * other than `-0`, with no object reached twice (below the first `ownedLevels` levels, which
- * the caller vouches for). The check gives up, and V8's serializer
- * is used, past `maxJsonValues` values.
+ * the caller vouches for).
  */
 export function isJsonExact(list: readonly unknown[], ownedLevels = 1): boolean {
-  return check(list, ownedLevels, maxJsonValues) === true;
+  return check(list, ownedLevels, anySize) === true;
 }
 
 /**
@@ -211,7 +214,7 @@ export function packEarly(list: readonly unknown[], ownedLevels = 1): Packed | U
  * for the caller to write more of the frame meanwhile.
  */
 export function settle({ unchecked, ownedLevels }: Unchecked, onProgress?: () => void): Packed {
-  return check(unchecked, ownedLevels, maxJsonValues, onProgress) === true ? { plain: unchecked } : encode(unchecked);
+  return check(unchecked, ownedLevels, anySize, onProgress) === true ? { plain: unchecked } : encode(unchecked);
 }
 
 function packNumbers(list: readonly unknown[]): Packed | undefined {

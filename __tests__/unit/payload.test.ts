@@ -202,6 +202,12 @@ describe('packEarly: a long list leaves before its check is over', () => {
     expect(() => settle(early)).toThrow(/could not be cloned/);
   });
 
+  test('a list JSON carries exactly goes as JSON whatever its size', () => {
+    const list = records(50_000); // 150,000 values
+    expect(isJsonExact(list)).toBe(true);
+    expect(settle(packEarly(list) as Unchecked)).toEqual({ plain: list });
+  });
+
   test('settle reports progress every few thousand values, for the frame to be written meanwhile', () => {
     let calls = 0;
     settle(packEarly(records(4 * long)) as Unchecked, () => calls++);
