@@ -287,6 +287,33 @@ describe('a long argument, sent before its check is over', () => {
     });
   });
 
+  test('with a getter past the first values that submits tasks while the list is being sent: every call is answered', async () => {
+    const pool = new Pool<Tasks>({ processes: 2, module });
+    try {
+      // Keep both workers busy with queued tasks, so that tasks submitted from the getter
+      // may go to the very worker whose frame is being written.
+      await pool.map('double', [1, 2]);
+      const nested: Promise<unknown>[] = [];
+      const list: unknown[] = records(count);
+      list.push({
+        get value(): number {
+          nested.push(pool.apply('echo', [nested.length]), pool.apply('echo', [records(count)]));
+          return 7;
+        },
+      });
+      const outer = pool.map('echo', [list, list, 1], { chunksize: 1 });
+      const results = (await outer) as unknown[][];
+      expect(results[0]!.at(-1)).toEqual({ value: 7 });
+      expect(results[1]).toEqual(results[0]);
+      expect(results[2]).toBe(1);
+      const answers = await Promise.all(nested);
+      expect(answers.length).toBeGreaterThanOrEqual(2);
+      answers.forEach((answer, i) => expect(answer).toEqual(i % 2 === 0 ? i : records(count)));
+    } finally {
+      await pool.terminate();
+    }
+  });
+
   test('one that cannot be cloned past the first values rejects its call only, sent among others', async () => {
     await withPool(async (pool) => {
       const pid = await pool.apply('pid');

@@ -599,7 +599,7 @@ export class PoolManager implements WorkerListener {
         continue;
       }
       task.worker = worker;
-      if (worker.inFlight.length === 1) {
+      if (worker.inFlight[0] === task) {
         this.#started(task, worker);
       }
     }

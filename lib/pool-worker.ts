@@ -20,7 +20,7 @@ import {
   type TaskMessage,
   type ToWorker,
 } from './messages.js';
-import { packEarly, settle, type Packed, type Unchecked } from './payload.js';
+import { pack, packEarly, settle, type Packed, type Unchecked } from './payload.js';
 import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
 import type { ExitReason } from './pool-stats.js';
@@ -142,6 +142,8 @@ export class PoolWorker {
   #killTimer: NodeJS.Timeout | undefined;
   /** Messages held back by `cork()`. */
   #outbox: ToWorker[] | undefined;
+  /** Set while `#sendEarly` writes a long list and checks it. */
+  #writingEarly = false;
   /** The function of the `tasks` message last started in `#outbox`. */
   #batchFn: FnRecord | undefined;
 
@@ -221,35 +223,50 @@ export class PoolWorker {
     // Calls of one argument each (every `map`, most `apply`s): the arguments travel
     // alone, not wrapped in lists.
     const lone = task.single === true ? chunk : loneArguments(chunk as readonly unknown[][]);
-    const packed = lone === undefined ? packEarly(chunk, 2) : packEarly(lone, 1);
+    // While a long list is being written, one a getter of it sends is checked whole first.
+    const packed = this.#writingEarly
+      ? pack(lone ?? chunk, lone === undefined ? 2 : 1)
+      : packEarly(lone ?? chunk, lone === undefined ? 2 : 1);
     const outbox = this.#outbox;
     if ('unchecked' in packed) {
-      this.#sendEarly(
-        lone === undefined
-          ? { type: 'task', id: task.id, fn: ref }
-          : { type: 'task', id: task.id, fn: ref, single: true },
-        packed,
-      );
-    } else if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
-      this.#batch(outbox, task.fn, ref, task.id, packed.plain, lone !== undefined);
-    } else {
-      const message: TaskMessage =
-        lone === undefined
-          ? { type: 'task', id: task.id, fn: ref, chunk: packed }
-          : { type: 'task', id: task.id, fn: ref, chunk: packed, single: true };
-      if (chunk.length >= bigChunk && outbox !== undefined) {
-        this.uncork();
-        this.#send(message);
-        this.cork();
-      } else {
-        this.#send(message);
+      // In flight and counted before it is written: a task that a getter of the list
+      // sends to this worker while the check runs is sent after it, and counted after it.
+      this.inFlight.push(task);
+      this.tasksSent++;
+      try {
+        this.#sendEarly(
+          lone === undefined
+            ? { type: 'task', id: task.id, fn: ref }
+            : { type: 'task', id: task.id, fn: ref, single: true },
+          packed,
+        );
+      } catch (error) {
+        this.inFlight.splice(this.inFlight.indexOf(task), 1);
+        this.tasksSent--;
+        throw error;
       }
+    } else {
+      if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
+        this.#batch(outbox, task.fn, ref, task.id, packed.plain, lone !== undefined);
+      } else {
+        const message: TaskMessage =
+          lone === undefined
+            ? { type: 'task', id: task.id, fn: ref, chunk: packed }
+            : { type: 'task', id: task.id, fn: ref, chunk: packed, single: true };
+        if (chunk.length >= bigChunk && outbox !== undefined) {
+          this.uncork();
+          this.#send(message);
+          this.cork();
+        } else {
+          this.#send(message);
+        }
+      }
+      this.inFlight.push(task);
+      this.tasksSent++;
     }
     if (fn.full.kind === 'source') {
       this.#knownFunctions.add(fn.full.id);
     }
-    this.inFlight.push(task);
-    this.tasksSent++;
   }
 
   /**
@@ -277,6 +294,9 @@ export class PoolWorker {
   }
 
   uncork(): void {
+    if (this.#writingEarly) {
+      return; // held until the long list's frame is settled (`#sendEarly`)
+    }
     const outbox = this.#outbox;
     this.#outbox = undefined;
     if (outbox !== undefined && outbox.length > 0) {
@@ -334,7 +354,11 @@ export class PoolWorker {
    */
   #sendEarly(message: Omit<TaskMessage, 'chunk'>, chunk: Unchecked): void {
     const corked = this.#outbox !== undefined;
-    this.uncork();
+    this.uncork(); // what was held back goes first
+    // What a getter of the list sends meanwhile waits, so that no frame comes between the
+    // tentative one and the one that settles it.
+    this.cork();
+    this.#writingEarly = true;
     try {
       const replace = (packed: Packed): readonly ToWorker[] | undefined =>
         'plain' in packed ? undefined : [{ ...message, chunk: packed }];
@@ -349,8 +373,9 @@ export class PoolWorker {
         );
       }
     } finally {
-      if (corked) {
-        this.cork();
+      this.#writingEarly = false;
+      if (!corked) {
+        this.uncork();
       }
     }
   }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import type { FnRef, TaskMessage, ToWorker } from '../../lib/messages.js';
-import { unpack } from '../../lib/payload.js';
+import { checkFirst, unpack } from '../../lib/payload.js';
 import { PoolWorker, newTask, type Task, type WorkerListener } from '../../lib/pool-worker.js';
 import type { FnRecord } from '../../lib/task-functions.js';
 import { FakeChild } from '../helpers/fake-fork.js';
@@ -134,5 +134,53 @@ describe('tasks sent together', () => {
       ['tasks'],
     ]);
     expect(unpack(child.sentOf('task')[2]!.chunk)).toEqual(big);
+  });
+});
+
+describe('a task whose chunk is a long list, sent before its check is over', () => {
+  const long = (): unknown[] => Array.from({ length: checkFirst }, (_, i) => ({ i }));
+
+  test('goes in a frame of its own, after those held back; the worker takes each task once, in order', () => {
+    const { worker, child } = start();
+    const tasks = [task(f, [1]), task(f, [long()]), task(f, [2])];
+    sendTogether(worker, tasks);
+    expect(child.sentOf('task').map((message: TaskMessage) => message.id)).toEqual(tasks.map((one) => one.id));
+    expect(worker.inFlight).toEqual(tasks);
+    expect(unpack(child.sentOf('task')[1]!.chunk)).toEqual([long()]);
+  });
+
+  test('tasks a getter of the list sends to the same worker meanwhile go after it, in flight and on the channel alike', () => {
+    const { worker, child } = start();
+    const nested: Task[] = [];
+    const list = long();
+    list.push({
+      get value(): number {
+        // As the manager would: hand the worker more, corked, while the list is checked.
+        const more = task(f, [nested.length]);
+        nested.push(more);
+        sendTogether(worker, [more]);
+        return 1;
+      },
+    });
+    const outer = task(f, [list]);
+    sendTogether(worker, [outer]);
+    expect(nested.length).toBeGreaterThanOrEqual(2); // read by JSON.stringify and by the check
+    const order = [outer, ...nested].map((one) => one.id);
+    expect(child.sentOf('task').map((message: TaskMessage) => message.id)).toEqual(order);
+    expect(worker.inFlight.map((one) => one.id)).toEqual(order);
+    expect(worker.tasksSent).toBe(order.length);
+  });
+
+  test('one that cannot be cloned is withdrawn: never taken, not in flight, not counted', () => {
+    const { worker, child } = start();
+    const bad = task(f, [[...long(), () => 1]]);
+    worker.cork();
+    worker.run(task(f, [1]));
+    expect(() => worker.run(bad)).toThrow(/could not be cloned/);
+    worker.run(task(f, [2]));
+    worker.uncork();
+    expect(child.sentOf('task').map((message: TaskMessage) => unpack(message.chunk))).toEqual([[1], [2]]);
+    expect(worker.inFlight).not.toContain(bad);
+    expect(worker.tasksSent).toBe(2);
   });
 });
