@@ -162,6 +162,7 @@ export function writeEarly(
   const bytes = Buffer.from(line);
   let sent = 0;
   let writeMore: (() => void) | undefined;
+  const outerMidFrame = midFrame;
   if (fd !== undefined && sink.writableLength === 0 && !midFrame) {
     writeMore = () => {
       sent += writeSome(fd, bytes, sent);
@@ -170,7 +171,7 @@ export function writeEarly(
     midFrame = sent < bytes.length;
   }
   const finishFrame = (): void => {
-    midFrame = false;
+    midFrame = outerMidFrame;
     if (sent < bytes.length) {
       sink.write(sent === 0 ? bytes : bytes.subarray(sent));
     }
