@@ -227,12 +227,12 @@ export class PoolWorker {
     const packed = this.#writingEarly
       ? pack(lone ?? chunk, lone === undefined ? 2 : 1)
       : packEarly(lone ?? chunk, lone === undefined ? 2 : 1);
+    // In flight and counted before it is written: a task that a getter of a long list
+    // sends to this worker while that list is checked is sent after it, and counted after it.
+    this.inFlight.push(task);
+    this.tasksSent++;
     const outbox = this.#outbox;
     if ('unchecked' in packed) {
-      // In flight and counted before it is written: a task that a getter of the list
-      // sends to this worker while the check runs is sent after it, and counted after it.
-      this.inFlight.push(task);
-      this.tasksSent++;
       try {
         this.#sendEarly(
           lone === undefined
@@ -245,24 +245,20 @@ export class PoolWorker {
         this.tasksSent--;
         throw error;
       }
+    } else if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
+      this.#batch(outbox, task.fn, ref, task.id, packed.plain, lone !== undefined);
     } else {
-      if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
-        this.#batch(outbox, task.fn, ref, task.id, packed.plain, lone !== undefined);
+      const message: TaskMessage =
+        lone === undefined
+          ? { type: 'task', id: task.id, fn: ref, chunk: packed }
+          : { type: 'task', id: task.id, fn: ref, chunk: packed, single: true };
+      if (chunk.length >= bigChunk && outbox !== undefined) {
+        this.uncork();
+        this.#send(message);
+        this.cork();
       } else {
-        const message: TaskMessage =
-          lone === undefined
-            ? { type: 'task', id: task.id, fn: ref, chunk: packed }
-            : { type: 'task', id: task.id, fn: ref, chunk: packed, single: true };
-        if (chunk.length >= bigChunk && outbox !== undefined) {
-          this.uncork();
-          this.#send(message);
-          this.cork();
-        } else {
-          this.#send(message);
-        }
+        this.#send(message);
       }
-      this.inFlight.push(task);
-      this.tasksSent++;
     }
     if (fn.full.kind === 'source') {
       this.#knownFunctions.add(fn.full.id);
