@@ -231,37 +231,41 @@ export class PoolWorker {
     // sends to this worker while that list is checked is sent after it, and counted after it.
     this.inFlight.push(task);
     this.tasksSent++;
+    try {
+      this.#writeTask(task, ref, lone !== undefined, packed);
+    } catch (error) {
+      // Not sent (JSON.stringify met a getter that throws on a second read, or a long
+      // list turned out not to be cloneable): not in flight either.
+      this.inFlight.splice(this.inFlight.indexOf(task), 1);
+      this.tasksSent--;
+      throw error;
+    }
+    if (fn.full.kind === 'source') {
+      this.#knownFunctions.add(fn.full.id);
+    }
+  }
+
+  /** Writes `task`, packed, as `run` says. */
+  #writeTask(task: Task, ref: FnRef, single: boolean, packed: Packed | Unchecked): void {
     const outbox = this.#outbox;
     if ('unchecked' in packed) {
-      try {
-        this.#sendEarly(
-          lone === undefined
-            ? { type: 'task', id: task.id, fn: ref }
-            : { type: 'task', id: task.id, fn: ref, single: true },
-          packed,
-        );
-      } catch (error) {
-        this.inFlight.splice(this.inFlight.indexOf(task), 1);
-        this.tasksSent--;
-        throw error;
-      }
-    } else if (outbox !== undefined && chunk.length < bigChunk && 'plain' in packed) {
-      this.#batch(outbox, task.fn, ref, task.id, packed.plain, lone !== undefined);
+      this.#sendEarly(
+        single ? { type: 'task', id: task.id, fn: ref, single: true } : { type: 'task', id: task.id, fn: ref },
+        packed,
+      );
+    } else if (outbox !== undefined && task.chunk.length < bigChunk && 'plain' in packed) {
+      this.#batch(outbox, task.fn, ref, task.id, packed.plain, single);
     } else {
-      const message: TaskMessage =
-        lone === undefined
-          ? { type: 'task', id: task.id, fn: ref, chunk: packed }
-          : { type: 'task', id: task.id, fn: ref, chunk: packed, single: true };
-      if (chunk.length >= bigChunk && outbox !== undefined) {
+      const message: TaskMessage = single
+        ? { type: 'task', id: task.id, fn: ref, chunk: packed, single: true }
+        : { type: 'task', id: task.id, fn: ref, chunk: packed };
+      if (task.chunk.length >= bigChunk && outbox !== undefined) {
         this.uncork();
         this.#send(message);
         this.cork();
       } else {
         this.#send(message);
       }
-    }
-    if (fn.full.kind === 'source') {
-      this.#knownFunctions.add(fn.full.id);
     }
   }
 
