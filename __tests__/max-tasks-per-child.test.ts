@@ -108,6 +108,29 @@ describe('maxTasksPerChild', () => {
     expect([...items.values()]).toEqual(range(3).map((k) => range(10).map((i) => 10 * k + i)));
   });
 
+  test('a replacement gets initargs as they were when the pool was made, not as the caller changed them since', async () => {
+    const config = { level: 1, names: ['a'] };
+    const pool = new Pool({
+      processes: 1,
+      maxTasksPerChild: 1,
+      initializer: (value: typeof config) => {
+        (globalThis as { config?: typeof config }).config = value;
+      },
+      initargs: [config],
+    });
+    try {
+      const seen: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        config.level++;
+        config.names.push('changed');
+        seen.push(await pool.apply(() => (globalThis as { config?: unknown }).config));
+      }
+      expect(seen).toEqual([0, 1, 2].map(() => ({ level: 1, names: ['a'] })));
+    } finally {
+      await pool.terminate();
+    }
+  });
+
   test('maxTasksPerChild: 1 over 50 tasks runs 50 processes', async () => {
     const { items, names } = await runPool({ processes: 2, maxTasksPerChild: 1 }, 50, 1);
     expect(items.size).toBe(50);

@@ -134,6 +134,11 @@ export class Pool<M extends object = AnyTaskModule> extends EventEmitter<PoolEve
     let initargs: Packed;
     try {
       initargs = pack(resolved.initargs);
+      if ('plain' in initargs) {
+        // Serialized once, here: every worker, a replacement started later too, gets these
+        // values, whatever becomes of the caller's objects. (The other routes are bytes.)
+        initargs = pack(JSON.parse(JSON.stringify(initargs.plain)) as unknown[]);
+      }
     } catch (error) {
       throw new SerializationError('argument', `\`initargs\`: ${(error as Error).message}`, { cause: error });
     }
