@@ -14,6 +14,7 @@ type Tasks = typeof import('./fixtures/lifecycle-tasks.js');
 expectNoLeakedWorkers();
 
 const module = fixture('lifecycle-tasks.js');
+const range = (length: number): number[] => Array.from({ length }, (_, i) => i);
 
 async function withPool(body: (pool: Pool<Tasks>) => Promise<void>): Promise<void> {
   const pool = new Pool<Tasks>({ processes: 1, module });
@@ -84,6 +85,55 @@ describe('an argument that cannot be cloned', () => {
       await expect(badMap).rejects.toMatchObject({ name: 'SerializationError', direction: 'argument' });
       await expect(Promise.all([before, after])).resolves.toEqual([2, 4]);
       await expect(pool.apply('pid')).resolves.toBe(pid);
+    });
+  });
+});
+
+describe('an argument whose getter throws when read a second time', () => {
+  // Packing reads it once and passes; writing the frame reads it again, later.
+  test('rejects its call only, with SerializationError; the calls around it run, the pool goes on', async () => {
+    await withPool(async (pool) => {
+      const pid = await pool.apply('pid');
+      let reads = 0;
+      const flaky = {
+        get value(): number {
+          reads++;
+          if (reads > 1) {
+            throw new Error('read twice');
+          }
+          return 1;
+        },
+      };
+      const calls = [pool.apply('echo', [1]), pool.apply('echo', [flaky]), pool.apply('echo', [2])];
+      const [first, second, third] = await Promise.allSettled(calls);
+      expect(first).toEqual({ status: 'fulfilled', value: 1 });
+      expect(second).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'ERR_SERIALIZATION', direction: 'argument' },
+      });
+      expect((second as PromiseRejectedResult).reason.message).toMatch(/read twice/);
+      expect(third).toEqual({ status: 'fulfilled', value: 2 });
+      await expect(pool.apply('pid')).resolves.toBe(pid);
+    });
+  });
+
+  test('among tasks sent together in one frame, by map: the map rejects, the worker goes on', async () => {
+    await withPool(async (pool) => {
+      await pool.map('double', range(200), { chunksize: 1 }); // pipelining: tasks go several to a frame
+      let reads = 0;
+      const flaky = {
+        get value(): number {
+          if (++reads > 1) {
+            throw new Error('read twice');
+          }
+          return 1;
+        },
+      };
+      const items: unknown[] = range(200);
+      items[150] = flaky;
+      const error = await errorOf(pool.map('echo', items, { chunksize: 1 }));
+      expect(error).toMatchObject({ code: 'ERR_SERIALIZATION', direction: 'argument' });
+      await expect(pool.map('double', range(10))).resolves.toEqual(range(10).map((x) => x * 2));
     });
   });
 });

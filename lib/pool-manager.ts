@@ -454,6 +454,27 @@ export class PoolManager implements WorkerListener {
     this.#dispatch(false);
   }
 
+  /** Tasks whose write threw after all (`PoolWorker#writeEach`): they fail, as if packing them had thrown. */
+  onUnsent(worker: PoolWorker, taskIds: readonly number[], error: unknown): void {
+    for (const id of taskIds) {
+      const at = worker.inFlight.findIndex((task) => task.id === id);
+      if (at === -1) {
+        continue;
+      }
+      const [task] = worker.inFlight.splice(at, 1);
+      worker.tasksSent--;
+      this.#settle(
+        task!,
+        [],
+        new SerializationError('argument', String((error as Error).message ?? error), { cause: error }),
+      );
+      const next = worker.inFlight[0];
+      if (at === 0 && next !== undefined && next.startedAt === undefined) {
+        this.#started(next, worker);
+      }
+    }
+  }
+
   /** Settles a task the pool ends itself (the worker's own answers go through #settle too). */
   #reject(task: Task, error: Error): void {
     task.settled = true;

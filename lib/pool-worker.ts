@@ -11,9 +11,18 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ForkOptions } from 'node:child_process';
-import { FrameError, FrameReader, writeEarly, writeFrame, workerChannelFd, type EarlySink } from './channel.js';
+import {
+  FrameError,
+  FrameReader,
+  encodeFrame,
+  writeEarly,
+  writeEncoded,
+  workerChannelFd,
+  type EarlySink,
+} from './channel.js';
 import {
   isFromWorker,
+  tasksOf,
   type FnRef,
   type FromWorker,
   type InitMessage,
@@ -118,6 +127,11 @@ export interface WorkerListener {
   onFrameEnd(worker: PoolWorker): void;
   /** The process is gone and its channel drained: no message from it can still arrive. */
   onExit(worker: PoolWorker, info: WorkerExitInfo, cause?: Error): void;
+  /**
+   * Tasks in flight on `worker` that were not sent after all: writing them threw `error`
+   * (see `#writeEach`). Called while the pool sends, from `uncork()`.
+   */
+  onUnsent(worker: PoolWorker, taskIds: readonly number[], error: unknown): void;
 }
 
 export class PoolWorker {
@@ -382,9 +396,43 @@ export class PoolWorker {
 
   #write(messages: ToWorker[]): void {
     // A failed write (EPIPE: the worker is dying) is followed by 'close' and 'exit'.
-    if (this.#channel !== undefined) {
-      writeFrame(this.#channel, messages);
+    if (this.#channel === undefined) {
+      return;
     }
+    let frame: [string, ...Uint8Array[]];
+    try {
+      frame = encodeFrame(messages);
+    } catch (error) {
+      this.#writeEach(this.#channel, messages, error);
+      return;
+    }
+    writeEncoded(this.#channel, frame);
+  }
+
+  /**
+   * When the frame of `messages` cannot be made: JSON.stringify threw on reading a task's
+   * argument that passed the check when the task was packed (a getter that throws when
+   * read again). Writes each task that still encodes, in order, a frame each, and hands
+   * the others to the listener, as not sent.
+   */
+  #writeEach(channel: ChannelLike, messages: readonly ToWorker[], error: unknown): void {
+    const unsent: number[] = [];
+    for (const message of messages) {
+      for (const one of message.type === 'tasks' ? tasksOf(message) : [message]) {
+        let frame: [string, ...Uint8Array[]];
+        try {
+          frame = encodeFrame([one]);
+        } catch {
+          if (one.type !== 'task') {
+            throw error; // only task messages hold what callers pass
+          }
+          unsent.push(one.id);
+          continue;
+        }
+        writeEncoded(channel, frame);
+      }
+    }
+    this.#listener.onUnsent(this, unsent, error);
   }
 
   #maybeFinish(): void {

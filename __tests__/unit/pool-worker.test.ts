@@ -10,7 +10,7 @@ import { PoolWorker, newTask, type Task, type WorkerListener } from '../../lib/p
 import type { FnRecord } from '../../lib/task-functions.js';
 import { FakeChild } from '../helpers/fake-fork.js';
 
-const listener: WorkerListener = { onMessage: () => {}, onFrameEnd: () => {}, onExit: () => {} };
+const listener: WorkerListener = { onMessage: () => {}, onFrameEnd: () => {}, onExit: () => {}, onUnsent: () => {} };
 const init = {
   moduleUrl: null,
   initializer: null,
