@@ -117,6 +117,24 @@ describe('an argument whose getter throws when read a second time', () => {
     });
   });
 
+  test('as the first call of a function sent by its source: the next call of that function still runs', async () => {
+    await withPool(async (pool) => {
+      let reads = 0;
+      const flaky = {
+        get value(): number {
+          if (++reads > 1) {
+            throw new Error('read twice');
+          }
+          return 1;
+        },
+      };
+      const same = (value: unknown): unknown => value;
+      const error = await errorOf(pool.apply(same, [flaky]));
+      expect(error).toMatchObject({ code: 'ERR_SERIALIZATION', direction: 'argument' });
+      await expect(pool.apply(same, [5])).resolves.toBe(5);
+    });
+  });
+
   test('among tasks sent together in one frame, by map: the map rejects, the worker goes on', async () => {
     await withPool(async (pool) => {
       await pool.map('double', range(200), { chunksize: 1 }); // pipelining: tasks go several to a frame

@@ -417,8 +417,13 @@ export class PoolWorker {
    */
   #writeEach(channel: ChannelLike, messages: readonly ToWorker[], error: unknown): void {
     const unsent: number[] = [];
+    // Functions sent by source: a worker that gets none of the tasks carrying it has not seen it.
+    const sourceSent = new Set<number>();
+    const sourceUnsent = new Set<number>();
     for (const message of messages) {
       for (const one of message.type === 'tasks' ? tasksOf(message) : [message]) {
+        const sourceId =
+          one.type === 'task' && one.fn.kind === 'source' && one.fn.source !== undefined ? one.fn.id : undefined;
         let frame: [string, ...Uint8Array[]];
         try {
           frame = encodeFrame([one]);
@@ -427,9 +432,20 @@ export class PoolWorker {
             throw error; // only task messages hold what callers pass
           }
           unsent.push(one.id);
+          if (sourceId !== undefined) {
+            sourceUnsent.add(sourceId);
+          }
           continue;
         }
         writeEncoded(channel, frame);
+        if (sourceId !== undefined) {
+          sourceSent.add(sourceId);
+        }
+      }
+    }
+    for (const id of sourceUnsent) {
+      if (!sourceSent.has(id)) {
+        this.#knownFunctions.delete(id);
       }
     }
     this.#listener.onUnsent(this, unsent, error);
