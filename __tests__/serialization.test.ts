@@ -91,19 +91,23 @@ describe('an argument that cannot be cloned', () => {
 
 describe('an argument whose getter throws when read a second time', () => {
   // Packing reads it once and passes; writing the frame reads it again, later.
+  /** An object whose `value` getter returns 1 the first time and throws after. */
+  const readOnce = (): { readonly value: number } => {
+    let reads = 0;
+    return {
+      get value(): number {
+        if (++reads > 1) {
+          throw new Error('read twice');
+        }
+        return 1;
+      },
+    };
+  };
+
   test('rejects its call only, with SerializationError; the calls around it run, the pool goes on', async () => {
     await withPool(async (pool) => {
       const pid = await pool.apply('pid');
-      let reads = 0;
-      const flaky = {
-        get value(): number {
-          reads++;
-          if (reads > 1) {
-            throw new Error('read twice');
-          }
-          return 1;
-        },
-      };
+      const flaky = readOnce();
       const calls = [pool.apply('echo', [1]), pool.apply('echo', [flaky]), pool.apply('echo', [2])];
       const [first, second, third] = await Promise.allSettled(calls);
       expect(first).toEqual({ status: 'fulfilled', value: 1 });
@@ -119,15 +123,7 @@ describe('an argument whose getter throws when read a second time', () => {
 
   test('as the first call of a function sent by its source: the next call of that function still runs', async () => {
     await withPool(async (pool) => {
-      let reads = 0;
-      const flaky = {
-        get value(): number {
-          if (++reads > 1) {
-            throw new Error('read twice');
-          }
-          return 1;
-        },
-      };
+      const flaky = readOnce();
       const same = (value: unknown): unknown => value;
       const error = await errorOf(pool.apply(same, [flaky]));
       expect(error).toMatchObject({ code: 'ERR_SERIALIZATION', direction: 'argument' });
@@ -138,15 +134,7 @@ describe('an argument whose getter throws when read a second time', () => {
   test('among tasks sent together in one frame, by map: the map rejects, the worker goes on', async () => {
     await withPool(async (pool) => {
       await pool.map('double', range(200), { chunksize: 1 }); // pipelining: tasks go several to a frame
-      let reads = 0;
-      const flaky = {
-        get value(): number {
-          if (++reads > 1) {
-            throw new Error('read twice');
-          }
-          return 1;
-        },
-      };
+      const flaky = readOnce();
       const items: unknown[] = range(200);
       items[150] = flaky;
       const error = await errorOf(pool.map('echo', items, { chunksize: 1 }));
