@@ -174,6 +174,7 @@ export function writeEarly(
     midFrame = outerMidFrame;
     if (sent < bytes.length) {
       sink.write(sent === 0 ? bytes : bytes.subarray(sent));
+      sent = bytes.length;
     }
   };
   if (writeMore === undefined) {

@@ -3,7 +3,7 @@
  * into, every message comes out once, in order, with its V8-serialized bytes in place.
  */
 import { describe, expect, test } from '@jest/globals';
-import { FrameError, FrameReader, confirmLine, encodeFrame } from '../../lib/channel.js';
+import { FrameError, FrameReader, confirmLine, encodeFrame, writeEarly } from '../../lib/channel.js';
 import { isJsonExact, pack, unpack, type Packed } from '../../lib/payload.js';
 
 function bytesOf(messages: object[]): Buffer {
@@ -181,6 +181,23 @@ describe('tentative frames', () => {
   ])('%s is refused', (_, text) => {
     const reader = new FrameReader(() => {});
     expect(() => reader.push(Buffer.from(text))).toThrow(FrameError);
+  });
+
+  test.each([
+    ['confirmed', undefined, ['?', '!']],
+    ['replaced', [result(1, [2])], ['?', '[']],
+  ] as const)('written through a stream (no descriptor): once, then %s', (_, replacement, starts) => {
+    const writes: string[] = [];
+    const sink = {
+      writableLength: 0,
+      write: (data: string | Uint8Array): boolean => writes.push(Buffer.from(data).toString()) > 0,
+      cork: () => {},
+      uncork: () => {},
+    };
+    writeEarly(sink, undefined, [result(1, [1])], () => replacement);
+    expect(writes.map((text) => text[0])).toEqual(starts);
+    const { messages } = read(Buffer.from(writes.join('')), 7);
+    expect(messages).toEqual([replacement?.[0] ?? result(1, [1])]);
   });
 
   test('cannot carry binary parts', () => {
