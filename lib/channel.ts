@@ -216,6 +216,44 @@ function writeSome(fd: number, bytes: Uint8Array, offset: number): number {
   }
 }
 
+/** The longest frame line, in characters, that `writeDirect` writes. */
+const maxDirectWrite = 16 * 1024;
+
+/**
+ * Writes a small frame without binary parts (`encodeFrame`) straight to `fd`, the
+ * descriptor of `sink` (a non-blocking socket), by a system call that returns at once,
+ * where the stream would cost its own bookkeeping for each write: only when nothing written
+ * before is still waiting in `sink` and no frame is half written (`writeEarly`), so that
+ * frames stay in order. What the socket does not take at once follows through the stream.
+ * Returns false, having written nothing, for any other frame, or without `fd`.
+ *
+ * A write that fails otherwise than by the socket being full is dropped: the other end is
+ * gone, and the socket's reading side reports it (its 'close').
+ */
+export function writeDirect(
+  sink: EarlySink & { readonly destroyed: boolean },
+  fd: number | undefined,
+  frame: readonly [string, ...Uint8Array[]],
+): boolean {
+  const line = frame[0];
+  if (
+    fd === undefined ||
+    frame.length > 1 ||
+    line.length > maxDirectWrite ||
+    sink.writableLength > 0 ||
+    midFrame ||
+    sink.destroyed
+  ) {
+    return false;
+  }
+  const bytes = Buffer.from(line);
+  const written = writeSome(fd, bytes, 0);
+  if (written < bytes.length) {
+    sink.write(written === 0 ? bytes : bytes.subarray(written));
+  }
+  return true;
+}
+
 /** Writes a frame `encodeFrame` made, as `writeFrame` does. */
 export function writeEncoded(
   sink: FrameSink,

@@ -15,6 +15,7 @@ import {
   FrameError,
   FrameReader,
   encodeFrame,
+  writeDirect,
   writeEarly,
   writeEncoded,
   workerChannelFd,
@@ -36,6 +37,7 @@ import type { ExitReason } from './pool-stats.js';
 
 /** The pool's end of a worker's data channel (`lib/channel.ts`): a socket. Emits `'data'`, `'close'`, `'error'`. */
 export interface ChannelLike extends EventEmitter, EarlySink {
+  readonly destroyed: boolean;
   ref(): void;
   unref(): void;
 }
@@ -406,7 +408,9 @@ export class PoolWorker {
       this.#writeEach(this.#channel, messages, error);
       return;
     }
-    writeEncoded(this.#channel, frame);
+    if (!writeDirect(this.#channel, descriptorOf(this.#channel), frame)) {
+      writeEncoded(this.#channel, frame);
+    }
   }
 
   /**

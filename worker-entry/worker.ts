@@ -17,7 +17,15 @@ import { inspect } from 'node:util';
 import { isCloneable, toErrorObject } from './error-object.js';
 import { compileSource } from '../lib/compile-source.js';
 import { currentProcess, setWorkerIdentity } from '../lib/current-process.js';
-import { FrameReader, encodeFrame, isMidFrame, writeEarly, writeEncoded, workerChannelFd } from '../lib/channel.js';
+import {
+  FrameReader,
+  encodeFrame,
+  isMidFrame,
+  writeDirect,
+  writeEarly,
+  writeEncoded,
+  workerChannelFd,
+} from '../lib/channel.js';
 import { pack, packEarly, settle, unpack } from '../lib/payload.js';
 import {
   assertNever,
@@ -99,7 +107,7 @@ process.on('uncaughtException', (error, origin) => {
  */
 function send(message: FromWorker, then?: () => void): void {
   const frame = encodeFrame([message]);
-  if (then === undefined && writeDirect(frame)) {
+  if (then === undefined && writeDirect(channel, directIo ? workerChannelFd : undefined, frame)) {
     return;
   }
   writeEncoded(channel, frame, then && whenWritten(then));
@@ -121,39 +129,6 @@ function whenWritten(then: () => void): (error?: Error | null) => void {
  * is a named pipe.
  */
 const directIo = process.platform !== 'win32';
-/** The longest frame line, in characters, that `writeDirect` writes. */
-const maxDirectWrite = 16 * 1024;
-
-/**
- * Writes a small frame without binary parts straight to the socket when nothing written
- * before it is still waiting in the stream; what the socket does not take at once follows
- * through the stream. Returns false, having written nothing, for any other frame.
- */
-function writeDirect(frame: readonly [string, ...Uint8Array[]]): boolean {
-  const line = frame[0];
-  if (
-    !directIo ||
-    frame.length > 1 ||
-    line.length > maxDirectWrite ||
-    channel.writableLength > 0 ||
-    channel.destroyed
-  ) {
-    return false;
-  }
-  const bytes = Buffer.from(line);
-  let written = 0;
-  try {
-    written = writeSync(workerChannelFd, bytes);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
-      return true; // the parent is gone: the IPC channel's 'disconnect' ends this process
-    }
-  }
-  if (written < bytes.length) {
-    channel.write(bytes.subarray(written));
-  }
-  return true;
-}
 
 /** Tasks that ran at least this long are followed by a look at the channel (`readWaiting`). */
 const readAfterMs = 1;

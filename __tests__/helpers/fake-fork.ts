@@ -31,6 +31,7 @@ class FakeChannel extends EventEmitter implements ChannelLike {
   readonly #reader: FrameReader;
   /** Every write is read at once: nothing waits. */
   readonly writableLength = 0;
+  readonly destroyed = false;
   constructor(sent: ToWorker[], frames: ToWorker[][]) {
     super();
     let frame: ToWorker[] = [];

@@ -2,8 +2,13 @@
  * The data channel's framing (lib/channel.ts): whatever sizes the socket cuts the bytes
  * into, every message comes out once, in order, with its V8-serialized bytes in place.
  */
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { FrameError, FrameReader, confirmLine, encodeFrame, writeEarly } from '../../lib/channel.js';
+import { FrameError, FrameReader, confirmLine, encodeFrame, writeDirect, writeEarly } from '../../lib/channel.js';
 import { isJsonExact, pack, unpack, type Packed } from '../../lib/payload.js';
 
 function bytesOf(messages: object[]): Buffer {
@@ -202,5 +207,101 @@ describe('tentative frames', () => {
 
   test('cannot carry binary parts', () => {
     expect(() => encodeFrame([{ type: 'result', id: 1, values: pack([undefined]) }], true)).toThrow(/binary/);
+  });
+});
+
+/** Two connected Unix sockets, and the descriptor of the first (Node's `_handle.fd`, as the pool reads it). */
+async function socketPair(): Promise<{ writer: Socket; reader: Socket; fd: number; close(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'forkpool-channel-'));
+  const server = createServer();
+  server.listen(join(dir, 'socket'));
+  await once(server, 'listening');
+  const accepted = once(server, 'connection');
+  const writer = connect(join(dir, 'socket'));
+  const [[reader]] = await Promise.all([accepted, once(writer, 'connect')]);
+  const fd = (writer as unknown as { _handle: { fd: number } })._handle.fd;
+  return {
+    writer,
+    reader: reader as Socket,
+    fd,
+    close() {
+      writer.destroy();
+      (reader as Socket).destroy();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('direct writes', () => {
+  test('a small frame goes straight to the descriptor, not through the stream', async () => {
+    const pair = await socketPair();
+    try {
+      const messages: unknown[] = [];
+      const reader = new FrameReader((message) => messages.push(message));
+      pair.reader.on('data', (chunk: Buffer) => reader.push(chunk));
+      const writes: unknown[] = [];
+      const write = pair.writer.write.bind(pair.writer);
+      pair.writer.write = ((...args: Parameters<Socket['write']>) =>
+        writes.push(args[0]) > 0 && write(...args)) as Socket['write'];
+      expect(writeDirect(pair.writer, pair.fd, encodeFrame([{ type: 'ready' }]))).toBe(true);
+      expect(writes).toEqual([]);
+      await once(pair.reader, 'data');
+      expect(messages).toEqual([{ type: 'ready' }]);
+    } finally {
+      pair.close();
+    }
+  });
+
+  test('what the socket does not take goes through the stream, and later frames wait behind it, in order', async () => {
+    const pair = await socketPair();
+    try {
+      // Frames of spaces, each 16 KiB less a few bytes, until one no longer fits in the socket.
+      const padding = `[${' '.repeat(16 * 1024 - 4)}]\n`;
+      let paddings = 0;
+      while (pair.writer.writableLength === 0) {
+        expect(writeDirect(pair.writer, pair.fd, [padding])).toBe(true);
+        paddings++;
+      }
+      const last = encodeFrame([{ type: 'ready' }]);
+      expect(writeDirect(pair.writer, pair.fd, last)).toBe(false); // the stream holds bytes yet
+      pair.writer.write(last[0]);
+      const frames: unknown[][] = [];
+      let frame: unknown[] = [];
+      const reader = new FrameReader(
+        (message) => frame.push(message),
+        () => {
+          frames.push(frame);
+          frame = [];
+        },
+      );
+      const done = new Promise<void>((resolve) => {
+        pair.reader.on('data', (chunk: Buffer) => {
+          reader.push(chunk);
+          if (frames.length === paddings + 1) {
+            resolve();
+          }
+        });
+      });
+      await done;
+      expect(frames.slice(0, paddings).every((messages) => messages.length === 0)).toBe(true);
+      expect(frames[paddings]).toEqual([{ type: 'ready' }]);
+    } finally {
+      pair.close();
+    }
+  });
+
+  test('a frame with binary parts, or no descriptor: false, nothing written', () => {
+    const writes: unknown[] = [];
+    const sink = {
+      writableLength: 0,
+      destroyed: false,
+      write: (data: string | Uint8Array): boolean => writes.push(data) > 0,
+      cork: () => {},
+      uncork: () => {},
+    };
+    expect(writeDirect(sink, undefined, encodeFrame([{ type: 'ready' }]))).toBe(false);
+    expect(writeDirect(sink, 1, encodeFrame([{ type: 'result', id: 1, values: pack([undefined]) }]))).toBe(false);
+    expect(writes).toEqual([]);
   });
 });
