@@ -112,6 +112,18 @@ test.each([['forkpool'], ['raw-json']])(
   },
 );
 
+test.each([['forkpool'], ['raw-json']])(
+  'case.js %s cpu-gap --n 4 runs the timed tasks on both workers and checks their values',
+  async (library) => {
+    const result = onlyLine(await runCase([library, 'cpu-gap', '--n', '4']));
+    expect(result).toMatchObject({ library, workload: 'cpu-gap', n: 4, check: { ok: true, count: 4 } });
+    const { tasksPerWorker } = (result as { check: { tasksPerWorker: number[] } }).check;
+    expect(tasksPerWorker.reduce((sum, count) => sum + count, 0)).toBe(4);
+    expect(tasksPerWorker.length).toBeLessThanOrEqual(2);
+    expect(result.value).toBeGreaterThan(0);
+  },
+);
+
 test('run.js --only idle-rss --libraries raw-json --reps 1 prints its page and leaves docs/ alone', async () => {
   const docs = (file: string): string | undefined => {
     try {

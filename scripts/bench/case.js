@@ -58,6 +58,7 @@ const defaultN = {
   'max-tasks-1': 200,
   'naive-2-lanes': 200,
   'worker-gap': 100,
+  'cpu-gap': 200,
   'naive-1-lane': 200,
   'idle-rss': 1,
   'imap-1m': 1_000_000,
@@ -122,6 +123,10 @@ const forkpoolCases = {
       await pool.terminate();
     }
   },
+  // The CPU workload's tasks on both workers, timed inside them: the time between two
+  // tasks on one worker, while the other worker and this process share the 2 cores.
+  'cpu-gap': (n) =>
+    withPool((pool) => workerGap(n, burn, burnIterations, (tasks) => pool.starmap(timedBurn, tasks, { chunksize: 1 }))),
   ...Object.fromEntries(
     Object.entries(payloadWorkloads).map(([workload, kind]) => [
       workload,
@@ -346,6 +351,16 @@ function rawCases(serialization) {
         (children, setHandler) =>
           workerGap(n, burn, burnIterations, (tasks) =>
             rawInFlight([children[0]], setHandler, tasks.length, 2, (i) => tasks[i]),
+          ),
+        'timed-burn',
+      ),
+    // The CPU workload's tasks timed inside the children: all sent at once, half to each.
+    'cpu-gap': (n) =>
+      withEchoChildren(
+        serialization,
+        (children, setHandler) =>
+          workerGap(n, burn, burnIterations, (tasks) =>
+            rawPipelined(children, setHandler, tasks.length, (i) => tasks[i]),
           ),
         'timed-burn',
       ),

@@ -47,11 +47,12 @@ export function burn(seed, iterations = burnIterations) {
 }
 
 /**
- * `burn(seed, iterations)`, and when it started and ended by this process's clock, in
- * milliseconds since the epoch: `[value, startedAt, endedAt]` (the `worker-gap` workload).
+ * `burn(seed, iterations)`, when it started and ended by this process's clock, in
+ * milliseconds since the epoch, and which process ran it: `[value, startedAt, endedAt,
+ * pid]` (the `worker-gap` and `cpu-gap` workloads).
  */
 export function timedBurn(seed, iterations) {
   const startedAt = performance.timeOrigin + performance.now();
   const value = burn(seed, iterations);
-  return [value, startedAt, performance.timeOrigin + performance.now()];
+  return [value, startedAt, performance.timeOrigin + performance.now(), process.pid];
 }
