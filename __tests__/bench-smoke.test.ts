@@ -117,7 +117,7 @@ test.each([['forkpool'], ['raw-json']])(
   async (library) => {
     const result = onlyLine(await runCase([library, 'cpu-gap', '--n', '4']));
     expect(result).toMatchObject({ library, workload: 'cpu-gap', n: 4, check: { ok: true, count: 4 } });
-    const { tasksPerWorker } = (result as { check: { tasksPerWorker: number[] } }).check;
+    const { tasksPerWorker } = (result as { value: unknown; check: { tasksPerWorker: number[] } }).check;
     expect(tasksPerWorker.reduce((sum, count) => sum + count, 0)).toBe(4);
     expect(tasksPerWorker.length).toBeLessThanOrEqual(2);
     expect(result.value).toBeGreaterThan(0);
