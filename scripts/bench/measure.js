@@ -242,7 +242,12 @@ export async function workerGap(n, burn, iterations, run) {
   const results = await run(tasks);
   const byWorker = new Map();
   for (const result of results) {
-    byWorker.set(result[3], [...(byWorker.get(result[3]) ?? []), result]);
+    const ran = byWorker.get(result[3]);
+    if (ran === undefined) {
+      byWorker.set(result[3], [result]);
+    } else {
+      ran.push(result);
+    }
   }
   let gapsMs = 0;
   let gaps = 0;

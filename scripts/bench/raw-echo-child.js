@@ -13,8 +13,8 @@
  *   as `double` does: the pools' workers are warmed with another function (tasks.js
  *   `workerId`), so that `burn` starts cold in both;
  * - `timed-burn`: answers every message `{ id, value: [seed, iterations] }` with
- *   `{ id, value: timedBurn(seed, iterations) }` (the `worker-gap` and `cpu-gap` workloads), except the
- *   warm-up message, which it answers as `double` does.
+ *   `{ id, value: timedBurn(seed, iterations) }` (the `worker-gap` and `cpu-gap`
+ *   workloads), except the warm-up message, which it answers as `double` does.
  */
 const mode = process.argv[2] ?? 'double';
 const { burn, timedBurn } = mode === 'burn' || mode === 'timed-burn' ? await import('./tasks.js') : {};
