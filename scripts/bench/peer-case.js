@@ -103,7 +103,7 @@ const peers = {
     },
   },
   tinypool: {
-    label: 'tinypool (runtime: child_process)',
+    label: 'tinypool (runtime: child_process, env: process.env)',
     kind: 'process',
     // A task crosses a MessagePort in this process first (structured clone: a Buffer becomes a
     // plain Uint8Array), then the child's default 'json' IPC serialization, which turns a
@@ -117,6 +117,9 @@ const peers = {
       const pool = new Tinypool({
         filename: workerScript('tinypool.js'),
         runtime: 'child_process',
+        // Its children get only the variables passed here (TINYPOOL_WORKER_ID without it),
+        // where every other pool's inherit this process's environment.
+        env: process.env,
         minThreads: processes,
         maxThreads: processes,
       });
