@@ -3,14 +3,16 @@
  * builds of the library at given commits, interleaved, and printed as a Markdown table of
  * medians (min–max).
  *
- *   node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] [--n N] name=commit[:file:from:to] …
+ *   node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] [--n N] [--check key] name=commit[:file:from:to] …
  *
  * Each `name=commit` is built in a git worktree under the system's temp directory (with
  * this checkout's node_modules, and this checkout's scripts/bench, so that every build is
  * measured by the same code). `:file:from:to` replaces the text `from` with `to` in `file`
  * before the build, to switch one lever off at that commit. Each (build, workload) runs in
  * a fresh process; the order of the builds rotates with the repetition. `--n N` passes the
- * size to case.js (the number of items or calls), for every workload.
+ * size to case.js (the number of items or calls), for every workload. `--check key` adds a
+ * row for a number a case reports beside its figure (`check.key`, such as the CPU
+ * workload's `parentCpuMs`), for each workload that reports it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -21,12 +23,13 @@ import { median } from './measure.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const usage =
-  'Usage: node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] [--n N] name=commit[:file:from:to] …';
+  'Usage: node scripts/bench/levers.js [--reps N] [--workloads w1,w2,…] [--n N] [--check key] name=commit[:file:from:to] …';
 
 const args = process.argv.slice(2);
 let reps = 3;
 let workloads = ['tiny-apply-async', 'tiny-map', 'tiny-imap', 'tiny-apply', 'payload-objects', 'startup'];
 let size;
+let checkKey;
 const builds = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--reps') {
@@ -35,6 +38,8 @@ for (let i = 0; i < args.length; i++) {
     workloads = args[++i].split(',');
   } else if (args[i] === '--n') {
     size = args[++i];
+  } else if (args[i] === '--check') {
+    checkKey = args[++i];
   } else {
     const match = /^([\w-]+)=([^:]+)(?::([^:]+):([^:]+):(.*))?$/.exec(args[i]);
     if (!match) {
@@ -93,6 +98,10 @@ try {
           throw new Error(`${build.name} ${workload}: wrong results ${JSON.stringify(line.check)}`);
         }
         ((results[workload] ??= { unit: line.unit })[build.name] ??= []).push(line.value);
+        if (checkKey !== undefined && typeof line.check[checkKey] === 'number') {
+          ((results[`${workload} check.${checkKey}`] ??= { unit: /Ms$/.test(checkKey) ? 'ms' : '' })[build.name] ??=
+            []).push(line.check[checkKey]);
+        }
         process.stderr.write(
           `rep ${rep + 1}/${reps}  ${build.name} ${workload} … ${format(line.value)} ${line.unit}\n`,
         );
@@ -102,7 +111,7 @@ try {
 
   console.log(`| workload | unit | ${builds.map((b) => `${b.name} (${b.commit.slice(0, 7)})`).join(' | ')} |`);
   console.log(`|---|---|${builds.map(() => '---').join('|')}|`);
-  for (const workload of workloads) {
+  for (const workload of Object.keys(results)) {
     const byBuild = results[workload];
     const cells = builds.map((b) => {
       const xs = byBuild[b.name];
