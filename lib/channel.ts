@@ -246,10 +246,21 @@ export function writeDirect(
   ) {
     return false;
   }
-  const bytes = Buffer.from(line);
-  const written = writeSome(fd, bytes, 0);
-  if (written < bytes.length) {
-    sink.write(written === 0 ? bytes : bytes.subarray(written));
+  // The string as it is: Node.js encodes it on its way to the system call, where a
+  // Buffer of it would cost an allocation and a copy first.
+  let written: number;
+  try {
+    written = writeSync(fd, line);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
+      return true;
+    }
+    written = 0;
+  }
+  if (written === 0) {
+    sink.write(line);
+  } else if (written < Buffer.byteLength(line)) {
+    sink.write(Buffer.from(line).subarray(written));
   }
   return true;
 }

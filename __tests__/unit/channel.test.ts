@@ -3,9 +3,11 @@
  * into, every message comes out once, in order, with its V8-serialized bytes in place.
  */
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { FrameError, FrameReader, confirmLine, encodeFrame, writeDirect, writeEarly } from '../../lib/channel.js';
@@ -211,6 +213,18 @@ describe('tentative frames', () => {
 });
 
 /** Two connected Unix sockets, and the descriptor of the first (Node's `_handle.fd`, as the pool reads it). */
+/** `readSync` on a non-blocking descriptor: 0 when nothing is there. */
+function readNonBlocking(fd: number, buffer: Buffer): number {
+  try {
+    return readSync(fd, buffer);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+      return 0;
+    }
+    throw error;
+  }
+}
+
 async function socketPair(): Promise<{ writer: Socket; reader: Socket; fd: number; close(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'forkpool-channel-'));
   const server = createServer();
@@ -290,6 +304,61 @@ describe('direct writes', () => {
       pair.close();
     }
   });
+
+  // A pipe, unlike a Unix socket, takes part of a write when it has some room but not
+  // enough: the part can end inside a character.
+  test.each([
+    ['one byte', 'a'],
+    ['two bytes', 'ü'],
+  ])(
+    'a write the descriptor takes only in part: the rest of its bytes go through the stream (characters of %s)',
+    (_, character) => {
+      const dir = mkdtempSync(join(tmpdir(), 'forkpool-channel-'));
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writeFd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      try {
+        const rest: Buffer[] = [];
+        const sink = {
+          writableLength: 0,
+          destroyed: false,
+          write(data: string | Uint8Array): boolean {
+            rest.push(Buffer.from(data));
+            this.writableLength += rest.at(-1)!.length;
+            return true;
+          },
+          cork: () => {},
+          uncork: () => {},
+        };
+        // Four strings short enough to travel as JSON: a frame of about 14K characters.
+        const texts = Array.from({ length: 4 }, () => character.repeat(3500));
+        let frames = 0;
+        while (sink.writableLength === 0) {
+          expect(writeDirect(sink, writeFd, encodeFrame([{ type: 'result', id: frames, values: pack(texts) }]))).toBe(
+            true,
+          );
+          frames++;
+        }
+        const piped: Buffer[] = [];
+        const buffer = Buffer.alloc(64 * 1024);
+        for (let length = readSync(readFd, buffer); length > 0; length = readNonBlocking(readFd, buffer)) {
+          piped.push(Buffer.from(buffer.subarray(0, length)));
+        }
+        const { messages } = read(Buffer.concat([...piped, ...rest]), 64 * 1024);
+        expect(messages.map((message) => (message as { id: number }).id)).toEqual(
+          Array.from({ length: frames }, (_, i) => i),
+        );
+        expect(
+          messages.every((message) => isDeepStrictEqual(unpack((message as { values: Packed }).values), texts)),
+        ).toBe(true);
+      } finally {
+        closeSync(readFd);
+        closeSync(writeFd);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('a frame with binary parts, or no descriptor: false, nothing written', () => {
     const writes: unknown[] = [];
