@@ -3,12 +3,12 @@
  * into, every message comes out once, in order, with its V8-serialized bytes in place.
  */
 import { once } from 'node:events';
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, test } from '@jest/globals';
 import { FrameError, FrameReader, confirmLine, encodeFrame, writeDirect, writeEarly } from '../../lib/channel.js';
 import { isJsonExact, pack, unpack, type Packed } from '../../lib/payload.js';
@@ -212,7 +212,6 @@ describe('tentative frames', () => {
   });
 });
 
-/** Two connected Unix sockets, and the descriptor of the first (Node's `_handle.fd`, as the pool reads it). */
 /** `readSync` on a non-blocking descriptor: 0 when nothing is there. */
 function readNonBlocking(fd: number, buffer: Buffer): number {
   try {
@@ -225,6 +224,7 @@ function readNonBlocking(fd: number, buffer: Buffer): number {
   }
 }
 
+/** Two connected Unix sockets, and the descriptor of the first (Node's `_handle.fd`, as the pool reads it). */
 async function socketPair(): Promise<{ writer: Socket; reader: Socket; fd: number; close(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'forkpool-channel-'));
   const server = createServer();
@@ -342,7 +342,7 @@ describe('direct writes', () => {
         }
         const piped: Buffer[] = [];
         const buffer = Buffer.alloc(64 * 1024);
-        for (let length = readSync(readFd, buffer); length > 0; length = readNonBlocking(readFd, buffer)) {
+        for (let length = readNonBlocking(readFd, buffer); length > 0; length = readNonBlocking(readFd, buffer)) {
           piped.push(Buffer.from(buffer.subarray(0, length)));
         }
         const { messages } = read(Buffer.concat([...piped, ...rest]), 64 * 1024);
