@@ -201,18 +201,22 @@ function rethrow(error: unknown): never {
 }
 
 /**
- * Writes to `fd` what it takes of `bytes` from `offset` at once; returns how many bytes
- * that was. A descriptor that fails otherwise than by being full counts as having taken
- * all: its stream meets the same failure and reports it.
+ * Writes to `fd` what it takes of `data` (from byte `offset` of bytes; a string whole,
+ * encoded as UTF-8) at once; returns how many bytes that was. A descriptor that fails
+ * otherwise than by being full counts as having taken all: its stream meets the same
+ * failure and reports it.
  */
-function writeSome(fd: number, bytes: Uint8Array, offset: number): number {
-  if (offset >= bytes.length) {
-    return 0;
-  }
+function writeSome(fd: number, data: string | Uint8Array, offset = 0): number {
   try {
-    return writeSync(fd, bytes, offset);
+    if (typeof data === 'string') {
+      return writeSync(fd, data);
+    }
+    return offset < data.length ? writeSync(fd, data, offset) : 0;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EAGAIN' ? 0 : bytes.length - offset;
+    if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+      return 0;
+    }
+    return (typeof data === 'string' ? Buffer.byteLength(data) : data.length) - offset;
   }
 }
 
@@ -248,15 +252,7 @@ export function writeDirect(
   }
   // The string as it is: Node.js encodes it on its way to the system call, where a
   // Buffer of it would cost an allocation and a copy first.
-  let written: number;
-  try {
-    written = writeSync(fd, line);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
-      return true;
-    }
-    written = 0;
-  }
+  const written = writeSome(fd, line);
   if (written === 0) {
     sink.write(line);
   } else if (written < Buffer.byteLength(line)) {
