@@ -85,18 +85,11 @@ const maxStartupFailures = 3;
  * Pipelining: while tasks are short, a worker is sent more than the one it runs, so that
  * it never waits for the parent between tasks. It then holds about `lookaheadMs` of work
  * beyond the running task, judged by the recent average time a task took (`#serviceMs`),
- * and at most `maxInFlight` tasks. While the queue is long, it may hold up to
- * `batchAheadMs` of work, at most `maxBatchAhead` tasks, so that tasks of a few
- * milliseconds go to it several to a write rather than one per answer (each write costs
- * the parent, and the read costs the worker, a turn on a core the workers need); as the
- * queue runs out, only `lookaheadMs`, so that the workers end together. Once tasks
- * average `longTaskMs` or more, the round trip between two tasks costs under 1% of their
- * time, and each goes to whichever worker frees up first, so that none waits behind a
- * long task while another worker is idle.
+ * and at most `maxInFlight` tasks. Once tasks average `longTaskMs` or more, the round trip
+ * between two tasks costs under 1% of their time, and each goes to whichever worker frees
+ * up first, so that none waits behind a long task while another worker is idle.
  */
 const lookaheadMs = 1;
-const batchAheadMs = 10;
-const maxBatchAhead = 8;
 const longTaskMs = 20;
 const maxInFlight = 256;
 
@@ -560,23 +553,13 @@ export class PoolManager implements WorkerListener {
     }
   }
 
-  /**
-   * How many tasks a worker may hold: the one it runs and those sent to wait behind it.
-   * Behind it, `lookaheadMs` of work; while the queue still has two such batches for
-   * every worker, up to `batchAheadMs` (at most `maxBatchAhead` tasks).
-   */
+  /** How many tasks a worker may hold: the one it runs and those sent to wait behind it. */
   #depth(): number {
     const serviceMs = this.#serviceMs;
     if (serviceMs === undefined || serviceMs >= longTaskMs) {
       return 1;
     }
-    const taskMs = Math.max(serviceMs, 0.001);
-    const batch = Math.min(
-      maxBatchAhead,
-      Math.floor(batchAheadMs / taskMs),
-      Math.floor(this.#queue.length / (2 * this.#options.processes)),
-    );
-    return Math.min(maxInFlight, 1 + Math.max(Math.ceil(lookaheadMs / taskMs), batch));
+    return Math.min(maxInFlight, 1 + Math.ceil(lookaheadMs / Math.max(serviceMs, 0.001)));
   }
 
   /**

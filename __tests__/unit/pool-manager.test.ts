@@ -12,7 +12,6 @@ import {
   WorkerExitedError,
   WorkerInitError,
 } from '../../lib/index.js';
-import { tasksOf } from '../../lib/messages.js';
 import { kFork } from '../../lib/pool.js';
 import type { PoolOptions } from '../../lib/options.js';
 import { unpack } from '../../lib/payload.js';
@@ -557,27 +556,6 @@ describe('pipelining', () => {
     answerAll(second, answered, 0.1);
     await expect(Promise.all(results.map((result) => result.get()))).resolves.toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(taskIds(first)).toHaveLength(5);
-    void pool.terminate();
-  });
-
-  test('tasks of a few ms go several to a write while the queue is long, one at a time as it runs out', async () => {
-    const { pool, children } = makePool({ processes: 1 });
-    const child = children[0]!.ready();
-    const results = Array.from({ length: 12 }, (_, x) => pool.applyAsync('f', [x]));
-    const answered = new Set<number>();
-    while (answered.size < 12) {
-      answerAll(child, answered, 5);
-    }
-    const tasksPerWrite = child.frames.map((frame) =>
-      frame.reduce((count, message) => count + (message.type === 'tasks' ? tasksOf(message).length : 1), 0),
-    );
-    // The first alone (not yet timed); then, at 5 ms a task, up to 10 ms of work behind
-    // the running one: 2 tasks a write, each time the worker is down to one; once the
-    // queue holds less than two such batches, 1 ms, so one a write.
-    expect(tasksPerWrite.slice(1)).toEqual([1, 3, 2, 2, 2, 1, 1]); // after the init frame
-    await expect(Promise.all(results.map((result) => result.get()))).resolves.toEqual(
-      Array.from({ length: 12 }, (_, x) => x),
-    );
     void pool.terminate();
   });
 
