@@ -224,6 +224,23 @@ function readNonBlocking(fd: number, buffer: Buffer): number {
   }
 }
 
+/** A stand-in for a socket's stream that keeps what is written to it, as bytes, and counts them as queued. */
+function queueingSink() {
+  const writes: Buffer[] = [];
+  const sink = {
+    writableLength: 0,
+    destroyed: false,
+    write(data: string | Uint8Array): boolean {
+      writes.push(Buffer.from(data));
+      this.writableLength += writes.at(-1)!.length;
+      return true;
+    },
+    cork: () => {},
+    uncork: () => {},
+  };
+  return { sink, writes };
+}
+
 /** Two connected Unix sockets, and the descriptor of the first (Node's `_handle.fd`, as the pool reads it). */
 async function socketPair(): Promise<{ writer: Socket; reader: Socket; fd: number; close(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'forkpool-channel-'));
@@ -319,18 +336,7 @@ describe('direct writes', () => {
       const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       const writeFd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
       try {
-        const rest: Buffer[] = [];
-        const sink = {
-          writableLength: 0,
-          destroyed: false,
-          write(data: string | Uint8Array): boolean {
-            rest.push(Buffer.from(data));
-            this.writableLength += rest.at(-1)!.length;
-            return true;
-          },
-          cork: () => {},
-          uncork: () => {},
-        };
+        const { sink, writes: rest } = queueingSink();
         // Four strings short enough to travel as JSON: a frame of about 14K characters.
         const texts = Array.from({ length: 4 }, () => character.repeat(3500));
         let frames = 0;
@@ -361,14 +367,7 @@ describe('direct writes', () => {
   );
 
   test('a frame with binary parts, or no descriptor: false, nothing written', () => {
-    const writes: unknown[] = [];
-    const sink = {
-      writableLength: 0,
-      destroyed: false,
-      write: (data: string | Uint8Array): boolean => writes.push(data) > 0,
-      cork: () => {},
-      uncork: () => {},
-    };
+    const { sink, writes } = queueingSink();
     expect(writeDirect(sink, undefined, encodeFrame([{ type: 'ready' }]))).toBe(false);
     expect(writeDirect(sink, 1, encodeFrame([{ type: 'result', id: 1, values: pack([undefined]) }]))).toBe(false);
     expect(writes).toEqual([]);
