@@ -124,6 +124,18 @@ test.each([['forkpool'], ['raw-json']])(
   },
 );
 
+test('case.js raw-json cpu-in-flight --n 6 hands the CPU tasks out two in flight per child and checks them', async () => {
+  const result = onlyLine(await runCase(['raw-json', 'cpu-in-flight', '--n', '6']));
+  expect(result).toMatchObject({
+    library: 'raw-json',
+    workload: 'cpu-in-flight',
+    n: 6,
+    unit: '× serial',
+    check: { ok: true, count: 6 },
+  });
+  expect(result.value).toBeGreaterThan(0);
+});
+
 test('run.js --only idle-rss --libraries raw-json --reps 1 prints its page and leaves docs/ alone', async () => {
   const docs = (file: string): string | undefined => {
     try {

@@ -59,6 +59,7 @@ const defaultN = {
   'naive-2-lanes': 200,
   'worker-gap': 100,
   'cpu-gap': 200,
+  'cpu-in-flight': 200,
   'naive-1-lane': 200,
   'idle-rss': 1,
   'imap-1m': 1_000_000,
@@ -342,6 +343,15 @@ function rawCases(serialization) {
         serialization,
         (children, setHandler) =>
           cpuSpeedup(n, burn, (seeds) => rawPipelined(children, setHandler, seeds.length, (i) => seeds[i])),
+        'burn',
+      ),
+    // The same tasks handed out as a pool hands them out: two messages in flight per child,
+    // the next one sent to a child as it answers (not part of the full run).
+    'cpu-in-flight': (n) =>
+      withEchoChildren(
+        serialization,
+        (children, setHandler) =>
+          cpuSpeedup(n, burn, (seeds) => rawInFlight(children, setHandler, seeds.length, 2, (i) => seeds[i])),
         'burn',
       ),
     // The same on the first child alone, kept two messages ahead (raw-echo-child.js `timed-burn`).
