@@ -345,15 +345,6 @@ function rawCases(serialization) {
           cpuSpeedup(n, burn, (seeds) => rawPipelined(children, setHandler, seeds.length, (i) => seeds[i])),
         'burn',
       ),
-    // The same tasks handed out as a pool hands them out: two messages in flight per child,
-    // the next one sent to a child as it answers (not part of the full run).
-    'cpu-in-flight': (n) =>
-      withEchoChildren(
-        serialization,
-        (children, setHandler) =>
-          cpuSpeedup(n, burn, (seeds) => rawInFlight(children, setHandler, seeds.length, 2, (i) => seeds[i])),
-        'burn',
-      ),
     // The same on the first child alone, kept two messages ahead (raw-echo-child.js `timed-burn`).
     'worker-gap': (n) =>
       withEchoChildren(
@@ -373,6 +364,15 @@ function rawCases(serialization) {
             rawPipelined(children, setHandler, tasks.length, (i) => tasks[i]),
           ),
         'timed-burn',
+      ),
+    // The CPU workload's tasks handed out as a pool hands them out: two messages in flight
+    // per child, the next one sent to a child as it answers (not part of the full run).
+    'cpu-in-flight': (n) =>
+      withEchoChildren(
+        serialization,
+        (children, setHandler) =>
+          cpuSpeedup(n, burn, (seeds) => rawInFlight(children, setHandler, seeds.length, 2, (i) => seeds[i])),
+        'burn',
       ),
     // Fork both children, one message to the first and its answer, kill both and see them exit.
     startup: (n) =>
