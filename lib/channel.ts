@@ -277,6 +277,39 @@ export function writeEncoded(
   sink.uncork();
 }
 
+/** A socket whose reads `readEagerly` can take: Node.js hands each chunk read to `push`. */
+export interface PushingSource {
+  push?(chunk: unknown, encoding?: BufferEncoding): boolean;
+}
+
+/**
+ * Hands each chunk `socket` reads to `onChunk` as it is read, past the socket's readable
+ * stream. The stream would take a turn of its own machinery for each chunk (its buffer
+ * state, a `'data'` event, a tick queued to read more): work the pool would do for each
+ * answer of a long task, on a core a worker needs (docs/benchmarks.md). A socket made by
+ * `new net.Socket()` takes such a reader as its documented `onread` option; the pool's
+ * end of a worker's channel is made by `child_process`, which offers none. Node.js hands
+ * what a socket reads to the socket's `push()`, so `push` takes the chunks here; the end
+ * of input (`null`) still goes to the stream, which ends and closes the socket as before.
+ *
+ * Where a chunk does not reach `push` (a Node.js that reads otherwise, a stand-in), it
+ * comes through the stream: `onChunk` must also listen to `'data'`. Returning `true`
+ * keeps the socket reading; `onChunk` takes what it is given at once.
+ */
+export function readEagerly(socket: PushingSource, onChunk: (chunk: Buffer) => void): void {
+  const streamPush = socket.push;
+  if (typeof streamPush !== 'function') {
+    return;
+  }
+  socket.push = function push(this: PushingSource, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (!Buffer.isBuffer(chunk)) {
+      return streamPush.call(this, chunk, encoding);
+    }
+    onChunk(chunk);
+    return true;
+  };
+}
+
 /**
  * Reassembles frames from the chunks a socket delivers, in any sizes, and hands each
  * message of each frame to `onMessage`, then calls `onFrameEnd`. What spans chunks is

@@ -15,11 +15,13 @@ import {
   FrameError,
   FrameReader,
   encodeFrame,
+  readEagerly,
   writeDirect,
   writeEarly,
   writeEncoded,
   workerChannelFd,
   type EarlySink,
+  type PushingSource,
 } from './channel.js';
 import {
   isFromWorker,
@@ -35,8 +37,11 @@ import type { FnRecord } from './task-functions.js';
 import type { WorkerExitInfo } from './errors.js';
 import type { ExitReason } from './pool-stats.js';
 
-/** The pool's end of a worker's data channel (`lib/channel.ts`): a socket. Emits `'data'`, `'close'`, `'error'`. */
-export interface ChannelLike extends EventEmitter, EarlySink {
+/**
+ * The pool's end of a worker's data channel (`lib/channel.ts`): a socket. Emits `'data'`
+ * (unless its `push` takes what it reads, `readEagerly`), `'close'`, `'error'`.
+ */
+export interface ChannelLike extends EventEmitter, EarlySink, PushingSource {
   readonly destroyed: boolean;
   ref(): void;
   unref(): void;
@@ -182,7 +187,7 @@ export class PoolWorker {
           }
         },
       );
-      channel.on('data', (chunk: Buffer) => {
+      const onChunk = (chunk: Buffer): void => {
         if (this.#protocolError !== undefined) {
           return;
         }
@@ -198,7 +203,9 @@ export class PoolWorker {
           });
           this.kill(0);
         }
-      });
+      };
+      readEagerly(channel, onChunk);
+      channel.on('data', onChunk);
       // A result written just before exit may be read after 'exit': wait for the channel too.
       channel.on('close', () => {
         this.#channelClosed = true;

@@ -2,15 +2,25 @@
  * The data channel's framing (lib/channel.ts): whatever sizes the socket cuts the bytes
  * into, every message comes out once, in order, with its V8-serialized bytes in place.
  */
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, test } from '@jest/globals';
-import { FrameError, FrameReader, confirmLine, encodeFrame, writeDirect, writeEarly } from '../../lib/channel.js';
+import {
+  FrameError,
+  FrameReader,
+  confirmLine,
+  encodeFrame,
+  readEagerly,
+  writeDirect,
+  writeEarly,
+  type PushingSource,
+} from '../../lib/channel.js';
 import { isJsonExact, pack, unpack, type Packed } from '../../lib/payload.js';
 
 function bytesOf(messages: object[]): Buffer {
@@ -371,5 +381,45 @@ describe('direct writes', () => {
     expect(writeDirect(sink, undefined, encodeFrame([{ type: 'ready' }]))).toBe(false);
     expect(writeDirect(sink, 1, encodeFrame([{ type: 'result', id: 1, values: pack([undefined]) }]))).toBe(false);
     expect(writes).toEqual([]);
+  });
+});
+
+describe('eager reads', () => {
+  test("a socket's chunks go to the reader as they are read, none through 'data'; its end still ends and closes it", async () => {
+    const pair = await socketPair();
+    try {
+      const chunks: Buffer[] = [];
+      let dataEvents = 0;
+      readEagerly(pair.reader, (chunk) => chunks.push(chunk));
+      pair.reader.on('data', () => dataEvents++);
+      const ended = once(pair.reader, 'end');
+      const closed = once(pair.reader, 'close');
+      pair.writer.write('first\n');
+      pair.writer.end('second\n');
+      await ended;
+      await closed;
+      expect(Buffer.concat(chunks).toString()).toBe('first\nsecond\n');
+      expect(dataEvents).toBe(0);
+    } finally {
+      pair.close();
+    }
+  });
+
+  test('what is not a chunk of bytes goes to the stream, and a source without push is left as it is', async () => {
+    const stream = new PassThrough({ encoding: 'utf8' });
+    const chunks: Buffer[] = [];
+    readEagerly(stream, (chunk) => chunks.push(chunk));
+    const data: unknown[] = [];
+    stream.on('data', (text) => data.push(text));
+    stream.push('text', 'utf8');
+    stream.push(Buffer.from('bytes'));
+    stream.push(null);
+    await once(stream, 'end');
+    expect(data).toEqual(['text']);
+    expect(chunks.map(String)).toEqual(['bytes']);
+
+    const emitter: EventEmitter & PushingSource = new EventEmitter();
+    readEagerly(emitter, () => {});
+    expect(emitter.push).toBeUndefined();
   });
 });
