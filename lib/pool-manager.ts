@@ -32,6 +32,7 @@ import { assertNever, type FnRef, type FromWorker, type TaskFailure } from './me
 import { unpack, type Packed } from './payload.js';
 import { PoolWorker, type ForkFn, type Task, type WorkerListener } from './pool-worker.js';
 import { TaskQueue } from './task-queue.js';
+import type { FnRecord } from './task-functions.js';
 
 /**
  * State of a pool, as `pool.state` reports it (Python's `RUN`, `CLOSE`, `TERMINATE`):
@@ -84,8 +85,9 @@ const maxStartupFailures = 3;
 /**
  * Pipelining: while tasks are short, a worker is sent more than the one it runs, so that
  * it never waits for the parent between tasks. It then holds about `lookaheadMs` of work
- * beyond the running task, judged by the recent average time a task took (`#serviceMs`),
- * and at most `maxInFlight` tasks. Once tasks average `longTaskMs` or more, the round trip
+ * beyond the running task, judged by the recent average time a task of the next queued
+ * task's function took (`#serviceMs`), and at most `maxInFlight` tasks; one at a time
+ * until a task of that function has been timed. Once tasks average `longTaskMs` or more, the round trip
  * between two tasks costs under 1% of their time, and each goes to whichever worker frees
  * up first, so that none waits behind a long task while another worker is idle.
  */
@@ -123,8 +125,13 @@ export class PoolManager implements WorkerListener {
   #spawned = 0;
   readonly #replacements = emptyReplacements();
   #roomWaiters: (() => void)[] = [];
-  /** Moving average of the time a task (one message) takes, from its start to its result, in ms. */
-  #serviceMs: number | undefined;
+  /**
+   * By function, the moving average of the time its task (one message) takes, from its
+   * start to its result, in ms: what tasks of one function take says nothing of another's,
+   * so that a pool that has run tiny tasks does not send a slow function's tasks ahead by
+   * the dozen.
+   */
+  readonly #serviceMs = new WeakMap<FnRecord, number>();
 
   constructor(options: ManagerOptions) {
     this.#options = options;
@@ -419,7 +426,8 @@ export class PoolManager implements WorkerListener {
       const now = performance.now();
       if (task.startedAt !== undefined) {
         const took = now - task.startedAt;
-        this.#serviceMs = this.#serviceMs === undefined ? took : this.#serviceMs + (took - this.#serviceMs) / 8;
+        const average = this.#serviceMs.get(task.fn);
+        this.#serviceMs.set(task.fn, average === undefined ? took : average + (took - average) / 8);
       }
       const next = inFlight[0];
       if (next !== undefined) {
@@ -553,9 +561,9 @@ export class PoolManager implements WorkerListener {
     }
   }
 
-  /** How many tasks a worker may hold: the one it runs and those sent to wait behind it. */
-  #depth(): number {
-    const serviceMs = this.#serviceMs;
+  /** How many tasks of `fn` a worker may hold: the one it runs and those sent to wait behind it. */
+  #depth(fn: FnRecord | undefined): number {
+    const serviceMs = fn === undefined ? undefined : this.#serviceMs.get(fn);
     if (serviceMs === undefined || serviceMs >= longTaskMs) {
       return 1;
     }
@@ -585,7 +593,7 @@ export class PoolManager implements WorkerListener {
     if (
       worker.state === 'busy' &&
       this.#queue.length > 0 &&
-      worker.inFlight.length <= this.#depth() >> 1 &&
+      worker.inFlight.length <= this.#depth(this.#queue.peek()?.fn) >> 1 &&
       this.#mayPipeline()
     ) {
       this.#sendTo(worker);
@@ -600,7 +608,10 @@ export class PoolManager implements WorkerListener {
   #sendTo(worker: PoolWorker): void {
     const { maxTasksPerChild } = this.#options;
     let count = this.#mayPipeline()
-      ? Math.min(this.#depth() - worker.inFlight.length, Math.ceil(this.#queue.length / this.#options.processes))
+      ? Math.min(
+          this.#depth(this.#queue.peek()?.fn) - worker.inFlight.length,
+          Math.ceil(this.#queue.length / this.#options.processes),
+        )
       : 1 - worker.inFlight.length;
     if (maxTasksPerChild !== null) {
       count = Math.min(count, maxTasksPerChild - worker.tasksSent);

@@ -19,6 +19,11 @@ export class TaskQueue<T> {
     this.#items.splice(this.#head, 0, ...items);
   }
 
+  /** The next item, left in place. */
+  peek(): T | undefined {
+    return this.#head === this.#items.length ? undefined : this.#items[this.#head];
+  }
+
   shift(): T | undefined {
     if (this.#head === this.#items.length) {
       return undefined;

@@ -559,6 +559,19 @@ describe('pipelining', () => {
     void pool.terminate();
   });
 
+  test("one function's short tasks send no other function's tasks ahead: those go one at a time until one is timed", async () => {
+    const { pool, first } = poolOfShortTasks(); // 'f' is known to be short
+    const results = [1, 2, 3].map((x) => pool.applyAsync('g', [x]));
+    expect(taskIds(first)).toHaveLength(2); // f's, then one of g's: nothing sent behind it
+    jest.advanceTimersByTime(0.1);
+    first.answer(taskIds(first)[1]!);
+    expect(taskIds(first)).toHaveLength(4); // g is known to be short now: the other two at once
+    const answered = new Set(taskIds(first).slice(0, 2));
+    answerAll(first, answered, 0.1);
+    await expect(Promise.all(results.map((result) => result.get()))).resolves.toEqual([1, 2, 3]);
+    void pool.terminate();
+  });
+
   test('tasks of 20 ms or more go one at a time, each to the worker that frees up first', () => {
     const { pool, children } = makePool({ processes: 1 });
     const child = children[0]!.ready();
