@@ -87,9 +87,10 @@ const maxStartupFailures = 3;
  * it never waits for the parent between tasks. It then holds about `lookaheadMs` of work
  * beyond the running task, judged by the recent average time a task of the next queued
  * task's function took (`#serviceMs`), and at most `maxInFlight` tasks; one at a time
- * until a task of that function has been timed. Once tasks average `longTaskMs` or more, the round trip
- * between two tasks costs under 1% of their time, and each goes to whichever worker frees
- * up first, so that none waits behind a long task while another worker is idle.
+ * until a task of that function has been timed. Once tasks average `longTaskMs` or more,
+ * the round trip between two tasks costs under 1% of their time, and each goes to
+ * whichever worker frees up first, so that none waits behind a long task while another
+ * worker is idle.
  */
 const lookaheadMs = 1;
 const longTaskMs = 20;

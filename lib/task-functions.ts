@@ -23,6 +23,8 @@ export class TaskFunctions {
   readonly #moduleUrl: string | null;
   readonly #byFunction = new WeakMap<object, FnRecord>();
   readonly #byName = new Map<string, FnRecord>();
+  /** Functions sent by source, by name and source: as many as the program has distinct ones. */
+  readonly #bySource = new Map<string, FnRecord>();
   #nextId = 1;
   #namespace: Promise<Record<string, unknown>> | undefined;
 
@@ -50,6 +52,13 @@ export class TaskFunctions {
       return known;
     }
     const source = Function.prototype.toString.call(fn);
+    // A function sent by source is compiled from its source alone: two with the same
+    // source (a new closure for each call) are the same function to a worker.
+    const sameSource = this.#bySource.get(`${fn.name}\n${source}`);
+    if (sameSource !== undefined) {
+      this.#byFunction.set(fn, sameSource);
+      return sameSource;
+    }
     if (isNativeSource(source)) {
       // The main script may still be evaluating (top-level await): importing it here
       // would wait for the very code that waits for us.
@@ -81,6 +90,7 @@ export class TaskFunctions {
       short: { kind: 'source', id, name: fn.name },
     };
     this.#byFunction.set(fn, record);
+    this.#bySource.set(`${fn.name}\n${source}`, record);
     return record;
   }
 

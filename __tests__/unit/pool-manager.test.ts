@@ -116,6 +116,26 @@ describe('dispatch', () => {
     void pool.terminate();
   });
 
+  test('a new closure of the same source for each call is the same function: its source goes once per worker', async () => {
+    const { pool, children } = makePool({ processes: 1 });
+    const child = children[0]!.ready();
+    const square = () => (x: number) => x * x; // a new function object each time
+    for (const x of [3, 4]) {
+      const result = pool.apply(square(), [x]);
+      child.answer(taskIds(child).at(-1)!, (args) => (args[0] as number) ** 2);
+      await expect(result).resolves.toBe(x * x);
+    }
+    const cube = pool.apply((x: number) => x * x * x, [2]);
+    child.answer(taskIds(child).at(-1)!, (args) => (args[0] as number) ** 3);
+    await expect(cube).resolves.toBe(8);
+    const [one, two, three] = child.sentOf('task').map((task) => task.fn as { id: number; source?: string });
+    expect(one!.source).toBe('(x) => x * x');
+    expect(two).toEqual({ kind: 'source', id: one!.id, name: '' });
+    expect(three!.id).not.toBe(one!.id);
+    expect(three!.source).toBe('(x) => x * x * x');
+    void pool.terminate();
+  });
+
   test('an argument that cannot be cloned rejects with SerializationError and the worker takes the next task', async () => {
     const { pool, children } = makePool({ processes: 1 });
     const child = children[0]!.ready();
