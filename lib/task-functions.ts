@@ -54,7 +54,8 @@ export class TaskFunctions {
     const source = Function.prototype.toString.call(fn);
     // A function sent by source is compiled from its source alone: two with the same
     // source (a new closure for each call) are the same function to a worker.
-    const sameSource = this.#bySource.get(`${fn.name}\n${source}`);
+    const sourceKey = `${fn.name}\n${source}`;
+    const sameSource = this.#bySource.get(sourceKey);
     if (sameSource !== undefined) {
       this.#byFunction.set(fn, sameSource);
       return sameSource;
@@ -90,7 +91,7 @@ export class TaskFunctions {
       short: { kind: 'source', id, name: fn.name },
     };
     this.#byFunction.set(fn, record);
-    this.#bySource.set(`${fn.name}\n${source}`, record);
+    this.#bySource.set(sourceKey, record);
     return record;
   }
 
