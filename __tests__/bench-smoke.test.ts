@@ -139,7 +139,7 @@ test('case.js raw-json cpu-in-flight --n 6 hands the CPU tasks out two in flight
 test('case.js forkpool cpu --n 4 reports the median of the timed passes and the first pass beside it', async () => {
   const result = onlyLine(await runCase(['forkpool', 'cpu', '--n', '4']));
   expect(result).toMatchObject({ library: 'forkpool', workload: 'cpu', n: 4, check: { ok: true, count: 4 } });
-  const { check } = result as { check: { firstPass: unknown; serialMs: number; parallelMs: number } };
+  const { check } = result as { value: unknown; check: { firstPass: unknown; serialMs: number; parallelMs: number } };
   expect(result.value).toBeCloseTo(check.serialMs / check.parallelMs, 10);
   expect(typeof check.firstPass).toBe('number');
   expect(check.firstPass).toBeGreaterThan(0);
