@@ -675,15 +675,12 @@ const verdict = (t) => (!t.measured ? 'not measured' : t.ok(t.measured.median) ?
 const fixedRatio = (r) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
 const formatRatio = (s) => (s ? `${fixedRatio(s.median)}× (${fixedRatio(s.min)}–${fixedRatio(s.max)})` : '—');
 const formatFigure = (s, unit) => (s ? format(s.median, unit) : 'failed');
-const formatSummary = (s, unit) =>
-  s ? `${format(s.median, unit)} (${format(s.min, unit)}–${format(s.max, unit)})` : '—';
+/** `median (min–max)`, each in `unit`'s format; `label` (the unit's name, if wanted) after the median. */
+const formatSummary = (s, unit, label = '') =>
+  s ? `${format(s.median, unit)}${label} (${format(s.min, unit)}–${format(s.max, unit)})` : '—';
 const formatRange = (s, unit) => (s ? `${format(s.min, unit)} – ${format(s.max, unit)}` : '—');
 const formatMeasured = (t) =>
-  !t.measured
-    ? '—'
-    : t.unit
-      ? `${format(t.measured.median, t.unit)} ${t.unit} (${format(t.measured.min, t.unit)}–${format(t.measured.max, t.unit)})`
-      : formatRatio(t.measured);
+  !t.measured ? '—' : t.unit ? formatSummary(t.measured, t.unit, ` ${t.unit}`) : formatRatio(t.measured);
 
 function table(header, rows) {
   return [
