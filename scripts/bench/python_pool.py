@@ -157,8 +157,13 @@ def cpu(n):
         start = time.perf_counter()
         values = pool.map(burn, seeds, chunksize=1)
         parallel_ms = (time.perf_counter() - start) * 1000
-        return {"speedup": serial_ms / parallel_ms, "ok": values == serial, "count": len(values),
-                "serialMs": serial_ms, "parallelMs": parallel_ms}
+        return {
+            "speedup": serial_ms / parallel_ms,
+            "ok": values == serial,
+            "count": len(values),
+            "serialMs": serial_ms,
+            "parallelMs": parallel_ms,
+        }
 
     def passes(pool):
         return one_pass(pool), [one_pass(pool) for _ in range(CPU_TIMED_PASSES)]
