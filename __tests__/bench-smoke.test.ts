@@ -145,6 +145,21 @@ test('case.js forkpool cpu --n 4 reports the median of the timed passes and the 
   expect(check.firstPass).toBeGreaterThan(0);
 });
 
+test.each([['forkpool'], ['raw-json'], ['raw-advanced']])(
+  "case.js %s cpu-map --n 16 runs the CPU tasks in map's default chunks and checks every value",
+  async (library) => {
+    const result = onlyLine(await runCase([library, 'cpu-map', '--n', '16']));
+    expect(result).toMatchObject({
+      library,
+      workload: 'cpu-map',
+      n: 16,
+      unit: '× serial',
+      check: { ok: true, count: 16 },
+    });
+    expect(result.value).toBeGreaterThan(0);
+  },
+);
+
 test('run.js --only idle-rss --libraries raw-json --reps 1 prints its page and leaves docs/ alone', async () => {
   const docs = (file: string): string | undefined => {
     try {

@@ -16,6 +16,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
+import { defaultChunksize } from '../../dist/lib/chunking.js';
 import { Pool } from '../../dist/lib/index.js';
 import { burn, burnIterations, double, echo, timedBurn, workerId } from './tasks.js';
 import {
@@ -52,6 +53,7 @@ const defaultN = {
   'round-trip': 2_000,
   startup: 9,
   cpu: 200,
+  'cpu-map': 200,
   'payload-buffer': 50,
   'payload-string': 50,
   'payload-objects': 50,
@@ -114,6 +116,8 @@ const forkpoolCases = {
     }),
   // n tasks of about 5 ms of CPU, one task per chunk, against the same tasks run serially here.
   cpu: (n) => withPool((pool) => cpuSpeedup(n, burn, (seeds) => pool.map(burn, seeds, { chunksize: 1 }))),
+  // The same tasks as a script maps them: `map` with its default chunksize.
+  'cpu-map': (n) => withPool((pool) => cpuSpeedup(n, burn, (seeds) => pool.map(burn, seeds))),
   // n tasks of about 5 ms on a pool of one worker, which it is sent ahead: the time between two.
   'worker-gap': async (n) => {
     const pool = new Pool({ processes: 1, module: tasksModule });
@@ -344,6 +348,22 @@ function rawCases(serialization) {
         (children, setHandler) =>
           cpuSpeedup(n, burn, (seeds) => rawPipelined(children, setHandler, seeds.length, (i) => seeds[i])),
         'burn',
+      ),
+    // The CPU workload in the chunks `map` makes by default, each chunk one message, all sent
+    // at once, half to each child (raw-echo-child.js `burn-chunk`).
+    'cpu-map': (n) =>
+      withEchoChildren(
+        serialization,
+        (children, setHandler) =>
+          cpuSpeedup(n, burn, async (seeds) => {
+            const size = defaultChunksize(seeds.length, processes);
+            const chunks = Math.ceil(seeds.length / size);
+            const answers = await rawPipelined(children, setHandler, chunks, (i) =>
+              seeds.slice(i * size, (i + 1) * size),
+            );
+            return answers.flat();
+          }),
+        'burn-chunk',
       ),
     // The same on the first child alone, kept two messages ahead (raw-echo-child.js `timed-burn`).
     'worker-gap': (n) =>

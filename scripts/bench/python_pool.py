@@ -3,7 +3,7 @@
     python3 scripts/bench/python_pool.py <workload> [--n N]
 
 Prints one JSON line shaped like scripts/bench/case.js's. Workloads: tiny-apply-async,
-tiny-map, tiny-imap, tiny-apply, startup, cpu, payload-buffer, payload-string,
+tiny-map, tiny-imap, tiny-apply, startup, cpu, cpu-map, payload-buffer, payload-string,
 payload-objects, max-tasks-1, idle-rss, imap-1m. The workers are warmed until each has
 answered a task (as measure.js's warmUp does) before the clock starts (except for startup and max-tasks-1, whose clocks cover the pool's
 whole life). Each figure means what case.js's does (see scripts/bench/measure.js); the
@@ -24,6 +24,7 @@ DEFAULT_N = {
     "tiny-apply": 2_000,
     "startup": 9,
     "cpu": 200,
+    "cpu-map": 200,
     "payload-buffer": 50,
     "payload-string": 50,
     "payload-objects": 50,
@@ -146,8 +147,11 @@ def startup(n):
     return {"value": statistics.median(times), "unit": "ms", "higherIsBetter": False, "check": {"ok": ok, "count": len(values)}}
 
 
-def cpu(n):
-    """measure.js's cpuSpeedup: a first pass, then CPU_TIMED_PASSES more, all on one pool."""
+def cpu(n, chunksize=None):
+    """measure.js's cpuSpeedup: a first pass, then CPU_TIMED_PASSES more, all on one pool.
+
+    `pool.map` with `chunksize` (`cpu`: 1), or with its default (`cpu-map`: None).
+    """
     seeds = list(range(1, n + 1))
 
     def one_pass(pool):
@@ -155,7 +159,7 @@ def cpu(n):
         serial = [burn(seed) for seed in seeds]
         serial_ms = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
-        values = pool.map(burn, seeds, chunksize=1)
+        values = pool.map(burn, seeds, chunksize=chunksize)
         parallel_ms = (time.perf_counter() - start) * 1000
         return {
             "speedup": serial_ms / parallel_ms,
@@ -304,7 +308,8 @@ CASES = {
     ),
     "tiny-apply": lambda n: with_pool(lambda pool: round_trip(n, lambda i: pool.apply(double, (i,)))),
     "startup": startup,
-    "cpu": cpu,
+    "cpu": lambda n: cpu(n, chunksize=1),
+    "cpu-map": cpu,
     "payload-buffer": lambda n: payload_round_trips("buffer", n),
     "payload-string": lambda n: payload_round_trips("string", n),
     "payload-objects": lambda n: payload_round_trips("objects", n),
