@@ -16,7 +16,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { defaultChunksize } from '../../dist/lib/chunking.js';
+import { defaultChunksize, toChunks } from '../../dist/lib/chunking.js';
 import { Pool } from '../../dist/lib/index.js';
 import { burn, burnIterations, double, echo, timedBurn, workerId } from './tasks.js';
 import {
@@ -356,11 +356,8 @@ function rawCases(serialization) {
         serialization,
         (children, setHandler) =>
           cpuSpeedup(n, burn, async (seeds) => {
-            const size = defaultChunksize(seeds.length, processes);
-            const chunks = Math.ceil(seeds.length / size);
-            const answers = await rawPipelined(children, setHandler, chunks, (i) =>
-              seeds.slice(i * size, (i + 1) * size),
-            );
+            const chunks = toChunks(seeds, defaultChunksize(seeds.length, processes));
+            const answers = await rawPipelined(children, setHandler, chunks.length, (i) => chunks[i]);
             return answers.flat();
           }),
         'burn-chunk',

@@ -238,6 +238,13 @@ const payloadRef = (workload) =>
     false,
   );
 
+/** The CPU workloads' first reference: their figure is already a speed-up over serial. */
+const serialRef = constantRef(
+  '× serial',
+  'the same tasks run one after the other in the measuring process, just before (the figure is already that ratio)',
+  1,
+);
+
 const mib = 'MiB';
 const imapBudgetMiB = 64;
 
@@ -317,11 +324,7 @@ const workloads = [
       ...rawCases('cpu-map', "map's default chunks, each chunk one message, all sent at once"),
     ],
     references: [
-      constantRef(
-        '× serial',
-        'the same tasks run one after the other in the measuring process, just before (the figure is already that ratio)',
-        1,
-      ),
+      serialRef,
       rawRef(
         '× raw chunked',
         'cpu-map',
@@ -343,11 +346,7 @@ const workloads = [
       ...rawCases('cpu', 'every task its own message, all sent at once'),
     ],
     references: [
-      constantRef(
-        '× serial',
-        'the same tasks run one after the other in the measuring process, just before (the figure is already that ratio)',
-        1,
-      ),
+      serialRef,
       rawRef(
         '× raw pipelined',
         'cpu',
