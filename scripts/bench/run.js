@@ -1024,9 +1024,11 @@ if (selected('cpu-map') && libraries.has(FORKPOOL)) {
 }
 if (selected('cpu') && libraries.has(FORKPOOL)) {
   const oneByOne = figures(forkpoolOf('cpu'));
-  const side = oneByOne && oneByOne.median >= cpuTarget ? 'at or above' : 'below';
+  const side = oneByOne
+    ? ` forkpool's median there is ${oneByOne.median >= cpuTarget ? 'at or above' : 'below'} ${cpuTarget}×.`
+    : '';
   lines.push(
-    `With one task per message (\`map\` with chunksize 1, the second CPU table), each task costs a message each way and a wake of the parent on a core the workers need: timed passes ${cpuFigures('cpu', figures)}; first pass ${cpuFigures('cpu', firstPasses)} (× serial, median (min–max)). forkpool's median there is ${side} ${cpuTarget}×.`,
+    `With one task per message (\`map\` with chunksize 1, the second CPU table), each task costs a message each way and a wake of the parent on a core the workers need: timed passes ${cpuFigures('cpu', figures)}; first pass ${cpuFigures('cpu', firstPasses)} (× serial, median (min–max)).${side}`,
     '',
   );
 }
